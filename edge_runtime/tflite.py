@@ -1,0 +1,59 @@
+"""Load a TFLite interpreter from whichever runtime the device has.
+
+Order: ``ai_edge_litert`` (LiteRT, the maintained successor), then
+``tflite_runtime`` (frozen at 2.14, Python <= 3.11), then ``tensorflow.lite``
+(only where full TensorFlow happens to be installed, e.g. a training host).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+_CANDIDATES = (
+    ("ai_edge_litert", "ai_edge_litert.interpreter"),
+    ("tflite_runtime", "tflite_runtime.interpreter"),
+    ("tensorflow.lite", "tensorflow.lite"),
+)
+
+
+def interpreter_class() -> tuple[Any, str]:
+    """The first importable Interpreter class and the name of its runtime."""
+    tried = []
+    for name, module in _CANDIDATES:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as err:
+            tried.append(f"{name} ({err.__class__.__name__})")
+            continue
+        return mod.Interpreter, name
+    raise ModelError("no TFLite runtime installed: pip install ai-edge-litert (tried " + ", ".join(tried) + ")")
+
+
+def load_interpreter(model: str | Path | bytes, threads: int | None = None) -> tuple[Any, str]:
+    """An allocated interpreter for a ``.tflite`` path or its bytes, and the runtime's name."""
+    cls, runtime = interpreter_class()
+    kwargs: dict[str, Any] = {"num_threads": threads} if threads else {}
+    try:
+        if isinstance(model, (bytes, bytearray)):
+            interp = cls(model_content=bytes(model), **kwargs)
+        else:
+            path = Path(model)
+            if not path.is_file():
+                raise ModelError(f"{path}: model file not found")
+            interp = cls(model_path=str(path), **kwargs)
+        interp.allocate_tensors()
+    except ModelError:
+        raise
+    except (ValueError, RuntimeError) as err:
+        where = "model" if isinstance(model, (bytes, bytearray)) else str(model)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"{where}: not a usable TFLite model ({first})") from err
+    log.info("TFLite runtime: %s", runtime)
+    return interp, runtime
