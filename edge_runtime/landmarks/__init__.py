@@ -44,3 +44,17 @@ class LandmarkBackend(Protocol):
 
     def close(self) -> None:
         ...
+
+
+def open_backend(name: str, model: str, *, threads: int | None = None, max_hands: int = 2,
+                 live: bool = False) -> LandmarkBackend:
+    """Create a landmark backend by name; each imports its dependencies only here."""
+    if name == "litert":
+        from edge_runtime.landmarks.litert import LiteRTHands
+
+        return LiteRTHands(model, threads=threads, max_hands=max_hands)
+    if name == "mediapipe":
+        from edge_runtime.landmarks.mediapipe_tasks import MediaPipeHands
+
+        return MediaPipeHands(model, max_hands=max_hands, live=live)
+    raise ValueError(f"unknown landmark backend {name!r} (choose from {', '.join(BACKENDS)})")

@@ -1,0 +1,1 @@
+"""Timers and reports over the same objects the device uses."""

@@ -1,0 +1,1 @@
+"""Host-side conversion of a trained run to TFLite and ONNX, verified with the device's interpreter."""

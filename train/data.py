@@ -1,0 +1,39 @@
+"""Turn dataset recordings into model arrays, through the one feature spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from edge_runtime.dataset import Dataset, Recording
+from edge_runtime.errors import DatasetError
+from edge_runtime.spec import FeatureSpec
+
+
+def model_input(rec: Recording, spec: FeatureSpec) -> np.ndarray:
+    """[T, F] model input of one recording."""
+    return spec.model_input(rec.landmarks, rec.present, rec.aspect)
+
+
+def load_features(dataset: Dataset | str | Path, files: Sequence[str] | None, spec: FeatureSpec,
+                  labels: Sequence[str], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """X [n, T, F] float32 and y [n] class indices for the manifest ``files`` (all when None)."""
+    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    index = {row.file: i for i, row in enumerate(ds.rows)}
+    wanted = list(files) if files is not None else [row.file for row in ds.rows]
+    unknown = [f for f in wanted if f not in index]
+    if unknown:
+        raise DatasetError(f"{ds.folder}: {len(unknown)} recording(s) are not in the manifest, e.g. {unknown[0]}")
+    class_of = {label: i for i, label in enumerate(labels)}
+    X = np.zeros((len(wanted), spec.frames, spec.num_features), np.float32)
+    y = np.zeros(len(wanted), np.int64)
+    for k, f in enumerate(tqdm(wanted, desc="features", unit="rec", disable=not progress, leave=False)):
+        rec = ds.load(index[f])
+        if rec.label not in class_of:
+            raise DatasetError(f"{ds.folder / f}: label {rec.label!r} is not one of the model's classes")
+        X[k] = model_input(rec, spec)
+        y[k] = class_of[rec.label]
+    return X, y
