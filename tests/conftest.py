@@ -1,0 +1,33 @@
+"""Shared test fixtures: where ../shared is, and skipping cleanly when it is not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"needs the shared data folder {SHARED} (not present in a user's clone)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def hand_task(shared_dir: Path) -> Path:
+    path = shared_dir / "models" / "hand_landmarker.task"
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ksl_videos(shared_dir: Path) -> list[Path]:
+    videos = sorted((shared_dir / "data" / "ksl-expert-videos").glob("*.mp4"))
+    if not videos:
+        pytest.skip("needs the shared KSL videos")
+    return videos
