@@ -13,6 +13,7 @@ Each ``.npz`` is self-describing (arrays + a JSON ``meta`` string, no pickle):
     present    bool    [N, 2]         hand detected in that frame
     score      float32 [N, 2]         detector confidence of that hand (0 where missing)
     meta       str                    JSON: label, signer, source_id, group, fps, aspect, extra
+    pose       float32 [N, 33, 3|4]   optional body landmarks (imported Holistic data), never needed by the device
 
 ``source_id`` names the source video; ``group`` names what must never be split
 apart (defaults to ``source_id``; e.g. the five camera views of one
@@ -73,6 +74,7 @@ class Recording:
     score: np.ndarray | None = None
     aspect: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
+    pose: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
@@ -81,6 +83,8 @@ class Recording:
             self.score = self.present.astype(np.float32)
         self.score = np.asarray(self.score, dtype=np.float32)
         self.group = self.group or self.source_id
+        if self.pose is not None:
+            self.pose = np.asarray(self.pose, dtype=np.float32)
 
     @property
     def num_frames(self) -> int:
@@ -102,6 +106,9 @@ class Recording:
             raise DatasetError(f"{where}: present must be [N, 2] = {list(lm.shape[:2])}, got {list(pr.shape)}")
         if sc is None or sc.shape != lm.shape[:2]:
             raise DatasetError(f"{where}: score must be [N, 2], got {None if sc is None else list(sc.shape)}")
+        if self.pose is not None and (self.pose.ndim != 3 or self.pose.shape[0] != lm.shape[0]
+                                      or self.pose.shape[1] != 33 or self.pose.shape[2] not in (3, 4)):
+            raise DatasetError(f"{where}: pose must be [N, 33, 3 or 4], got {list(self.pose.shape)}")
         if not np.isfinite(lm[pr]).all():
             raise DatasetError(f"{where}: landmarks of detected hands contain NaN or infinity")
         check_label(self.label, where)
@@ -129,14 +136,12 @@ class Recording:
 def save_recording(path: str | Path, rec: Recording) -> None:
     """Write one recording atomically (validated first, so a bad one never reaches disk)."""
     rec.validate(str(path))
+    arrays = {"landmarks": rec.landmarks, "present": rec.present, "score": rec.score,
+              "meta": np.array(json.dumps(rec.meta(), ensure_ascii=False))}
+    if rec.pose is not None:
+        arrays["pose"] = rec.pose
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(
-            tmp,
-            landmarks=rec.landmarks,
-            present=rec.present,
-            score=rec.score,
-            meta=np.array(json.dumps(rec.meta(), ensure_ascii=False)),
-        )
+        np.savez_compressed(tmp, **arrays)
 
 
 def load_recording(path: str | Path) -> Recording:
@@ -167,6 +172,7 @@ def load_recording(path: str | Path) -> Recording:
             group=meta.get("group", ""),
             aspect=float(meta.get("aspect", 1.0)),
             extra=dict(meta.get("extra", {})),
+            pose=arrays.get("pose"),
         )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
         raise DatasetError(f"{path}: malformed metadata ({type(err).__name__}: {err})") from err
@@ -312,6 +318,25 @@ class Dataset:
             except DatasetError as err:
                 problems.append(str(err))
         return problems
+
+
+def write_dataset(folder: str | Path, recordings: Iterable[Recording], info: DatasetInfo,
+                  progress: bool = False) -> Path:
+    """Write recordings, dataset.json and, last, the manifest: a crash never leaves a manifest naming
+    files that are not there. Returns the manifest path."""
+    from tqdm import tqdm
+
+    folder = Path(folder)
+    rows, names = [], set()
+    for rec in tqdm(list(recordings), desc="writing", unit="rec", disable=not progress, leave=False):
+        name = recording_filename(rec.label, rec.source_id)
+        if name in names:
+            raise DatasetError(f"{folder}: two recordings map to the file {name} (source ids must be unique)")
+        names.add(name)
+        save_recording(folder / name, rec)
+        rows.append(ManifestRow.of(name, rec))
+    write_info(folder, info)
+    return write_manifest(folder, rows)
 
 
 def recording_filename(label: str, source_id: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_runtime import dataset
 from edge_runtime.dataset import (
     Dataset,
     DatasetInfo,
@@ -35,13 +36,7 @@ def make_recording(label: str = "수학", source: str = "video-1", frames: int =
 
 
 def write_dataset(folder: Path, recs: list[Recording]) -> Path:
-    rows = []
-    for rec in recs:
-        name = recording_filename(rec.label, rec.source_id)
-        save_recording(folder / name, rec)
-        rows.append(ManifestRow.of(name, rec))
-    write_info(folder, DatasetInfo(synthetic=True, description="test"))
-    write_manifest(folder, rows)
+    dataset.write_dataset(folder, recs, DatasetInfo(synthetic=True, description="test"))
     return folder
 
 
@@ -129,6 +124,22 @@ def test_label_mismatch_between_manifest_and_file_is_caught(tmp_path):
     (tmp_path / "manifest.csv").write_text(text, encoding="utf-8")
     with pytest.raises(DatasetError, match="differs from the manifest"):
         Dataset(tmp_path).load(0)
+
+
+def test_pose_is_optional_and_checked(tmp_path):
+    rec = make_recording(frames=6)
+    rec.pose = np.ones((6, 33, 4), np.float32)
+    save_recording(tmp_path / "p.npz", rec)
+    np.testing.assert_array_equal(load_recording(tmp_path / "p.npz").pose, rec.pose)
+    assert load_recording(write_dataset(tmp_path / "d", [make_recording()]) / recording_filename("수학", "video-1")).pose is None
+    rec.pose = np.ones((5, 33, 4), np.float32)
+    with pytest.raises(DatasetError, match="pose must be"):
+        save_recording(tmp_path / "q.npz", rec)
+
+
+def test_duplicate_source_ids_are_refused(tmp_path):
+    with pytest.raises(DatasetError, match="source ids must be unique"):
+        write_dataset(tmp_path, [make_recording("a", "v1"), make_recording("a", "v1")])
 
 
 def test_file_names_are_safe_but_readable():

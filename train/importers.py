@@ -1,0 +1,273 @@
+"""``sign-import``: bring existing keypoint data into signedge's dataset format.
+
+Two sources:
+
+* ``mpdata``: the ``MP_Data/<label>/<recording>/<frame>.npy`` layout that
+  hundreds of public MediaPipe sign-language projects write: one folder is one
+  person (``--signer``). Each frame holds MediaPipe Holistic keypoints
+  concatenated as pose 33x4, [face 468x3,] left hand 21x3, right hand 21x3:
+  1662 values with the face, 258 without.
+* ``npz``: per-person files ``<person>.npz`` with ``left_hand``/``right_hand``
+  [N, T, 21, 3], ``pose``, ``labels`` and either ``sequence`` (the shared ASL
+  sets) or ``word_id``/``view``/``sample_id`` (the shared AI Hub KSL set).
+
+Left and right. The project's slot 0 is the signer's own left hand as seen in
+an un-mirrored image. Holistic names hands from the body pose, the signer's
+point of view: its left hand sits at the pose's left wrist (landmark 15), and
+in the shared ASL data the pose's left shoulder has the larger x in every
+person's files, as an un-mirrored camera shows a person facing it. So Holistic
+``left_hand`` maps to slot 0 unchanged (MediaPipe Tasks' HandLandmarker, which
+assumes a mirrored selfie image, is the one that must be swapped; its backend
+does that). A person who mirrored their camera before running Holistic is
+stored mirrored; the training's left/right mirror augmentation covers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from edge_runtime.cli.common import parser as base_parser
+from edge_runtime.cli.common import run, setup_logging
+from edge_runtime.dataset import DatasetInfo, Recording, check_label, write_dataset
+from edge_runtime.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+POSE_VALUES, FACE_VALUES, HAND_VALUES = 33 * 4, 468 * 3, 21 * 3
+# Frame layouts by length: where the left and right hands start, and whether a pose is there.
+LAYOUTS = {
+    POSE_VALUES + FACE_VALUES + 2 * HAND_VALUES: "pose+face+hands (1662)",
+    POSE_VALUES + 2 * HAND_VALUES: "pose+hands (258)",
+}
+
+
+@dataclass
+class ImportConfig:
+    fps: float = 30.0
+    aspect: float = 4 / 3  # OpenCV's default webcam frame is 640x480
+    signer: str = ""
+    coord_frame: str = "image"
+
+
+def split_holistic_frame(frame: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pose [33, 4], left hand [21, 3], right hand [21, 3] of one Holistic frame vector."""
+    if frame.ndim != 1 or frame.shape[0] not in LAYOUTS:
+        known = ", ".join(f"{n} = {name}" for n, name in LAYOUTS.items())
+        raise DatasetError(f"{where}: frame has {frame.size} values; expected one of: {known}")
+    pose = frame[:POSE_VALUES].reshape(33, 4)
+    right = frame[-HAND_VALUES:].reshape(21, 3)
+    left = frame[-2 * HAND_VALUES : -HAND_VALUES].reshape(21, 3)
+    return pose, left, right
+
+
+def hands_to_slots(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[T, 21, 3] left and right (all zeros = not detected) → landmarks [T, 2, 21, 3], present [T, 2]."""
+    landmarks = np.stack([left, right], axis=1).astype(np.float32)
+    present = np.abs(landmarks).sum(axis=(2, 3)) > 0
+    landmarks[~present] = 0.0
+    return landmarks, present
+
+
+def _frame_number(path: Path) -> int:
+    try:
+        return int(path.stem)
+    except ValueError as err:
+        raise DatasetError(f"{path}: frame files must be named by their number (0.npy, 1.npy, ...)") from err
+
+
+def read_mpdata_recording(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """landmarks [T, 2, 21, 3], present [T, 2], pose [T, 33, 4] of one ``MP_Data`` recording folder."""
+    frames = sorted(folder.glob("*.npy"), key=_frame_number)
+    if not frames:
+        raise DatasetError(f"{folder}: recording folder has no .npy frames")
+    numbers = [_frame_number(f) for f in frames]
+    expected = list(range(numbers[0], numbers[0] + len(numbers)))
+    if numbers != expected:
+        missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+        raise DatasetError(f"{folder}: missing frame(s) {', '.join(f'{m}.npy' for m in missing[:5])}")
+    poses, lefts, rights = [], [], []
+    for f in frames:
+        try:
+            vec = np.load(f, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DatasetError(f"{f}: cannot read ({err})") from err
+        pose, left, right = split_holistic_frame(np.asarray(vec, np.float32).ravel(), str(f))
+        poses.append(pose)
+        lefts.append(left)
+        rights.append(right)
+    landmarks, present = hands_to_slots(np.stack(lefts), np.stack(rights))
+    return landmarks, present, np.stack(poses)
+
+
+def import_mpdata(root: Path, cfg: ImportConfig) -> list[Recording]:
+    """Every recording of an ``MP_Data`` folder (one person)."""
+    if not root.is_dir():
+        raise DatasetError(f"{root}: folder not found")
+    label_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not label_dirs:
+        raise DatasetError(f"{root}: no label folders (expected MP_Data/<label>/<recording>/<frame>.npy)")
+    signer = cfg.signer or root.name
+    recs = []
+    for label_dir in label_dirs:
+        label = check_label(label_dir.name, str(label_dir))
+        rec_dirs = sorted((p for p in label_dir.iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name))
+        if not rec_dirs:
+            raise DatasetError(f"{label_dir}: empty label folder (no recording folders)")
+        for rec_dir in tqdm(rec_dirs, desc=label, unit="rec", leave=False):
+            landmarks, present, pose = read_mpdata_recording(rec_dir)
+            recs.append(Recording(
+                landmarks=landmarks, present=present, pose=pose, label=label, fps=cfg.fps,
+                source_id=f"{signer}-{label}-{rec_dir.name}", signer=signer, aspect=cfg.aspect,
+                extra={"imported_from": "mpdata", "recording": rec_dir.name},
+            ))
+    return recs
+
+
+def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    if key not in data.files:
+        raise DatasetError(f"{path}: missing array {key!r} (has: {', '.join(sorted(data.files))})")
+    return data[key]
+
+
+def import_person_npz(path: Path, cfg: ImportConfig) -> list[Recording]:
+    """Recordings of one ``<person>.npz`` file from the shared real-data sets."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: cannot read ({err})") from err
+    with data:
+        left, right = _array(data, "left_hand", path), _array(data, "right_hand", path)
+        labels = _array(data, "labels", path)
+        pose = data["pose"] if "pose" in data.files else None
+        if left.ndim != 4 or left.shape[2:] != (21, 3) or right.shape != left.shape:
+            raise DatasetError(f"{path}: left_hand/right_hand must both be [N, T, 21, 3], got "
+                               f"{list(left.shape)} and {list(right.shape)}")
+        if labels.shape != (left.shape[0],):
+            raise DatasetError(f"{path}: labels has {labels.shape[0] if labels.ndim else 0} entries for "
+                               f"{left.shape[0]} recordings")
+        if pose is not None and (pose.shape[:2] != left.shape[:2] or pose.shape[2] != 33):
+            raise DatasetError(f"{path}: pose must be [N, T, 33, 3|4], got {list(pose.shape)}")
+        ksl = "sample_id" in data.files
+        if ksl:
+            ids = [str(s) for s in _array(data, "sample_id", path)]
+            word_ids = [str(s) for s in _array(data, "word_id", path)]
+            views = [str(s) for s in _array(data, "view", path)]
+        else:
+            seq = _array(data, "sequence", path) if "sequence" in data.files else np.arange(len(labels))
+        signer = cfg.signer or path.stem
+        recs = []
+        for i in range(left.shape[0]):
+            landmarks, present = hands_to_slots(left[i], right[i])
+            label = check_label(str(labels[i]), f"{path} recording {i}")
+            if ksl:
+                # The five camera views of one performance are one performance: one group, never split.
+                source, group = ids[i], f"{signer}-{word_ids[i]}"
+                extra = {"imported_from": path.name, "word_id": word_ids[i], "view": views[i], "sample_id": ids[i]}
+            else:
+                source = f"{signer}-{label}-{int(seq[i])}"
+                group = source
+                extra = {"imported_from": path.name, "sequence": int(seq[i])}
+            recs.append(Recording(
+                landmarks=landmarks, present=present, pose=None if pose is None else pose[i], label=label,
+                fps=cfg.fps, source_id=source, group=group, signer=signer,
+                aspect=1.0 if cfg.coord_frame == "shoulder" else cfg.aspect, extra=extra,
+            ))
+    return recs
+
+
+def _unique_sources(recs: list[Recording]) -> None:
+    seen: dict[str, int] = {}
+    for rec in recs:
+        seen[rec.source_id] = seen.get(rec.source_id, 0) + 1
+    dupes = [s for s, n in seen.items() if n > 1]
+    if dupes:
+        raise DatasetError(f"{len(dupes)} recordings share a source id, e.g. {dupes[0]!r}: "
+                           "are two inputs the same person? pass distinct --signer names")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = base_parser(
+        "sign-import",
+        "Import existing keypoint data into a signedge dataset folder.\n\n"
+        "examples:\n"
+        "  sign-import mpdata ~/MP_Data data/alice --signer alice\n"
+        "  sign-import npz ../shared/data/asl-mpdata/*.npz data/asl8\n"
+        "  sign-import npz ../shared/data/ksl-aihub-keypoints/*.npz data/ksl --coord-frame shoulder",
+    )
+    p.add_argument("kind", choices=("mpdata", "npz"), help="mpdata: MP_Data/<label>/<rec>/<frame>.npy folders; "
+                   "npz: <person>.npz files")
+    p.add_argument("inputs", nargs="+", type=Path, help="input folders (mpdata) or files (npz), then OUT_DIR")
+    p.add_argument("--signer", default="", help="signer name (mpdata: one folder is one person; default: the "
+                   "folder name; npz: default the file stem)")
+    p.add_argument("--fps", type=float, default=ImportConfig.fps, help="frame rate of the recordings")
+    p.add_argument("--aspect", type=float, default=ImportConfig.aspect,
+                   help="camera width/height (normalised x and y are fractions of different lengths)")
+    p.add_argument("--coord-frame", choices=("image", "shoulder", "auto"), default="auto",
+                   help="image: MediaPipe-normalised image coordinates; shoulder: centred on the shoulders and "
+                   "divided by shoulder width (the shared KSL set); auto: shoulder for files with sample_id")
+    p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    return p
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if len(args.inputs) < 2:
+        raise DatasetError("give at least one input and the output folder")
+    *inputs, out = args.inputs
+    if out.exists() and not args.force and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(f"{out}: output folder exists and is not empty (use --force to replace it)")
+    if args.signer and len(inputs) > 1:
+        raise DatasetError("--signer names one person: give one input with it")
+    recs: list[Recording] = []
+    coord = args.coord_frame
+    for path in inputs:
+        if args.kind == "npz":
+            if not path.is_file():
+                raise DatasetError(f"{path}: file not found")
+            if coord == "auto":
+                with np.load(path, allow_pickle=False) as d:
+                    coord_here = "shoulder" if "sample_id" in d.files else "image"
+            else:
+                coord_here = coord
+            cfg = ImportConfig(fps=args.fps, aspect=args.aspect, signer=args.signer, coord_frame=coord_here)
+            recs += import_person_npz(path, cfg)
+        else:
+            coord_here = "image" if coord == "auto" else coord
+            recs += import_mpdata(path, ImportConfig(args.fps, args.aspect, args.signer, coord_here))
+        if coord == "auto":
+            coord = coord_here  # every input of one dataset shares one coordinate frame
+        elif coord != coord_here:
+            raise DatasetError(f"{path}: coordinate frame {coord_here} differs from the other inputs' {coord}")
+    _unique_sources(recs)
+    info = DatasetInfo(coord_frame=coord, landmark_backend="mediapipe-holistic",
+                       description=f"imported by sign-import {args.kind} from {', '.join(p.name for p in inputs)}")
+    tmp = out.with_name(out.name + ".importing")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write_dataset(tmp, recs, info, progress=True)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    people = sorted({r.signer for r in recs})
+    labels = sorted({r.label for r in recs})
+    hand = np.mean([r.hand_frames / r.num_frames for r in recs])
+    print(f"imported {len(recs)} recordings of {len(labels)} labels ({', '.join(labels)}) by {len(people)} "
+          f"signer(s) into {out} [{coord} coordinates; frames with a hand: {hand:.0%}]")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(_main, argv, prog="sign-import"))
