@@ -321,22 +321,31 @@ class Dataset:
 
 
 def write_dataset(folder: str | Path, recordings: Iterable[Recording], info: DatasetInfo,
-                  progress: bool = False) -> Path:
-    """Write recordings, dataset.json and, last, the manifest: a crash never leaves a manifest naming
-    files that are not there. Returns the manifest path."""
+                  progress: bool = False, total: int | None = None) -> list[ManifestRow]:
+    """Save every recording (atomically), then ``dataset.json``, then the manifest last.
+
+    A reader that finds a manifest therefore finds every file it lists. Two
+    recordings that would share a file name stop the write before the manifest.
+    """
     from tqdm import tqdm
 
     folder = Path(folder)
-    rows, names = [], set()
-    for rec in tqdm(list(recordings), desc="writing", unit="rec", disable=not progress, leave=False):
+    rows: list[ManifestRow] = []
+    seen: dict[str, str] = {}
+    for rec in tqdm(recordings, total=total, desc="recordings", unit="rec", disable=not progress, leave=False):
         name = recording_filename(rec.label, rec.source_id)
-        if name in names:
-            raise DatasetError(f"{folder}: two recordings map to the file {name} (source ids must be unique)")
-        names.add(name)
+        if name in seen:
+            raise DatasetError(f"recordings {seen[name]!r} and {rec.source_id!r} would both be saved as {name} "
+                               "(source ids must be unique)")
+        seen[name] = rec.source_id
         save_recording(folder / name, rec)
         rows.append(ManifestRow.of(name, rec))
+    if not rows:
+        raise DatasetError(f"{folder}: no recordings to write")
     write_info(folder, info)
-    return write_manifest(folder, rows)
+    write_manifest(folder, rows)
+    log.info("wrote %d recordings, %s and %s to %s", len(rows), DATASET_JSON, MANIFEST, folder)
+    return rows
 
 
 def recording_filename(label: str, source_id: str) -> str:

@@ -13,13 +13,11 @@ from edge_runtime import dataset
 from edge_runtime.dataset import (
     Dataset,
     DatasetInfo,
-    ManifestRow,
     Recording,
     load_recording,
     read_manifest,
     recording_filename,
     save_recording,
-    write_info,
     write_manifest,
 )
 from edge_runtime.errors import DatasetError
