@@ -23,6 +23,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix,
                                dir=final.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -30,6 +31,12 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
