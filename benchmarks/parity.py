@@ -1,0 +1,453 @@
+"""sign-parity: does the LiteRT hand pipeline find MediaPipe's hands, and how much faster is it?
+
+The device runs ``edge_runtime.landmarks.litert.LiteRTHands`` because
+mediapipe does not run on a Raspberry Pi 4; datasets are often extracted on a
+host with the mediapipe backend. Both must give the same landmarks, or a model
+trained on one sees shifted features from the other. This command runs both
+backends (full models, tracking on) frame by frame over the same videos and
+reports, per video and in total:
+
+- frames, and frames where each backend finds at least one hand;
+- agreement on "at least one hand found" (target >= 95%);
+- where both fill the same hand slot: median and 95th-percentile distance of
+  the 21 landmarks, in % of the image width (targets <= 1% and <= 3%);
+- handedness agreement: hands matched by position (mean landmark distance
+  under 5% of the width), share that both backends put in the same slot
+  (target >= 98%);
+- milliseconds per frame of each backend, timed on the same frames in the
+  same pass (so a busy machine slows both alike), and their ratio.
+
+``--speed`` instead times a matrix in one run: mediapipe (full) and litert
+(full and lite, each with every ``--threads`` value) at every ``--widths``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import math
+import platform
+import time
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from edge_runtime.capture import VideoFileSource
+from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.errors import SignedgeError
+from edge_runtime.files import write_json
+from edge_runtime.landmarks import HandFrame
+from edge_runtime.spec import NUM_HANDS
+
+log = logging.getLogger(__name__)
+
+PROG = "sign-parity"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_VIDEOS = SHARED / "data" / "ksl-expert-videos"
+SHARED_FULL = SHARED / "models" / "hand_landmarker.task"
+SHARED_LITE = SHARED / "models" / "hand_landmarker_lite.task"
+SPEED_VIDEO = "가족__남편.mp4"
+SAME_HAND_PCT = 5.0  # two backends' hands are "the same hand" when their mean landmark distance is below this
+# name: (direction, threshold, what)
+TARGETS = {
+    "found_agreement": (">=", 0.95, "agreement on '>= 1 hand found'"),
+    "median_pct": ("<=", 1.0, "median landmark distance, % of width"),
+    "p95_pct": ("<=", 3.0, "95th-percentile landmark distance, % of width"),
+    "handedness_agreement": (">=", 0.98, "handedness agreement"),
+}
+
+
+@dataclass
+class ParityConfig:
+    """What ``sign-parity`` compares; the flags mirror these fields."""
+
+    videos: list[Path]
+    hand_model: Path
+    lite_model: Path | None = None
+    max_width: int | None = None
+    threads: list[int] = field(default_factory=lambda: [1])
+    max_frames: int | None = None
+    speed: bool = False
+    widths: list[int | None] = field(default_factory=lambda: [None, 640])
+    repeat: int = 3
+    out: Path | None = None
+    check: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Tally:
+    """Running counts of one video (or of all of them)."""
+
+    frames: int = 0
+    litert_found: int = 0
+    mediapipe_found: int = 0
+    found_agree: int = 0
+    same_slot_hands: int = 0
+    matched_hands: int = 0
+    handedness_agree: int = 0
+    distances: list[np.ndarray] = field(default_factory=list)
+    litert_ms: list[float] = field(default_factory=list)
+    mediapipe_ms: list[float] = field(default_factory=list)
+
+    def add(self, lit: HandFrame, ref: HandFrame, aspect: float, lit_ms: float, ref_ms: float) -> None:
+        self.frames += 1
+        self.litert_found += lit.num_hands > 0
+        self.mediapipe_found += ref.num_hands > 0
+        self.found_agree += (lit.num_hands > 0) == (ref.num_hands > 0)
+        for slot in range(NUM_HANDS):
+            if lit.present[slot] and ref.present[slot]:
+                self.distances.append(landmark_distance_pct(lit.landmarks[slot], ref.landmarks[slot], aspect))
+                self.same_slot_hands += 1
+        for lit_slot, ref_slot in match_hands(lit, ref, aspect):
+            self.matched_hands += 1
+            self.handedness_agree += lit_slot == ref_slot
+        self.litert_ms.append(lit_ms)
+        self.mediapipe_ms.append(ref_ms)
+
+    def merge(self, other: "Tally") -> None:
+        for name in ("frames", "litert_found", "mediapipe_found", "found_agree", "same_slot_hands",
+                     "matched_hands", "handedness_agree"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.distances += other.distances
+        self.litert_ms += other.litert_ms
+        self.mediapipe_ms += other.mediapipe_ms
+
+    def summary(self, name: str) -> dict[str, Any]:
+        dist = np.concatenate(self.distances) if self.distances else np.zeros(0)
+        lit_ms = float(np.mean(self.litert_ms)) if self.litert_ms else float("nan")
+        ref_ms = float(np.mean(self.mediapipe_ms)) if self.mediapipe_ms else float("nan")
+        return {
+            "video": name,
+            "frames": self.frames,
+            "litert_frames_with_hand": self.litert_found,
+            "mediapipe_frames_with_hand": self.mediapipe_found,
+            "found_agreement": self.found_agree / self.frames if self.frames else float("nan"),
+            "same_slot_hands": self.same_slot_hands,
+            "median_pct": float(np.median(dist)) if dist.size else float("nan"),
+            "p95_pct": float(np.percentile(dist, 95)) if dist.size else float("nan"),
+            "matched_hands": self.matched_hands,
+            "handedness_agreement": (self.handedness_agree / self.matched_hands if self.matched_hands
+                                     else float("nan")),
+            "litert_ms": lit_ms,
+            "mediapipe_ms": ref_ms,
+            "speedup": ref_ms / lit_ms if lit_ms > 0 else float("nan"),
+        }
+
+
+def landmark_distance_pct(a: np.ndarray, b: np.ndarray, aspect: float) -> np.ndarray:
+    """Distance of each of the 21 landmarks, in % of the image width (y is rescaled from height units)."""
+    dx = (a[:, 0] - b[:, 0]) * 100.0
+    dy = (a[:, 1] - b[:, 1]) * 100.0 / aspect
+    return np.hypot(dx, dy)
+
+
+def match_hands(lit: HandFrame, ref: HandFrame, aspect: float) -> list[tuple[int, int]]:
+    """Pairs (litert slot, mediapipe slot) of hands that are the same hand by position, whatever their slot."""
+    a = [s for s in range(NUM_HANDS) if lit.present[s]]
+    b = [s for s in range(NUM_HANDS) if ref.present[s]]
+    if not a or not b:
+        return []
+    cost = {(i, j): float(landmark_distance_pct(lit.landmarks[i], ref.landmarks[j], aspect).mean())
+            for i in a for j in b}
+    best: list[tuple[int, int]] = []
+    best_cost = float("inf")
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    for perm in itertools.permutations(large, len(small)):
+        pairs = [(i, j) if small is a else (j, i) for i, j in zip(small, perm)]
+        total = sum(cost[p] for p in pairs)
+        if total < best_cost:
+            best, best_cost = pairs, total
+    return [p for p in best if cost[p] < SAME_HAND_PCT]
+
+
+def _open_litert(model: Path, threads: int | None) -> Any:
+    from edge_runtime.landmarks.litert import LiteRTHands
+
+    return LiteRTHands(model, threads=threads)
+
+
+def _open_mediapipe(model: Path) -> Any:
+    from edge_runtime.landmarks.mediapipe_tasks import MediaPipeHands
+
+    return MediaPipeHands(model)
+
+
+def _timed(backend: Any, frame: np.ndarray, ts: int) -> tuple[HandFrame, float]:
+    start = time.perf_counter()
+    result = backend.process(frame, ts)
+    return result, (time.perf_counter() - start) * 1000.0
+
+
+def compare_video(video: Path, config: ParityConfig) -> Tally:
+    """Both backends, fresh (tracking from the first frame), over one video."""
+    tally = Tally()
+    with VideoFileSource(video, max_width=config.max_width) as source:
+        aspect = source.aspect
+        lit = _open_litert(config.hand_model, config.threads[0])
+        ref = _open_mediapipe(config.hand_model)
+        try:
+            for i, (t, frame) in enumerate(tqdm(source, desc=video.stem, unit="frame", leave=False,
+                                                total=source.frame_count,
+                                                disable=not config.progress or None)):
+                if config.max_frames is not None and i >= config.max_frames:
+                    break
+                ts = int(round(t * 1000))
+                lit_frame, lit_ms = _timed(lit, frame, ts)
+                ref_frame, ref_ms = _timed(ref, frame, ts)
+                tally.add(lit_frame, ref_frame, aspect, lit_ms, ref_ms)
+        finally:
+            lit.close()
+            ref.close()
+    if tally.frames == 0:
+        raise SignedgeError(f"{video}: no frames could be read")
+    return tally
+
+
+def target_results(total: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target with the measured value and whether it passes (NaN, i.e. nothing to measure, fails)."""
+    results = {}
+    for name, (op, limit, what) in TARGETS.items():
+        value = total[name]
+        ok = bool(value >= limit) if op == ">=" else bool(value <= limit)
+        shown = f"{100 * limit:g}%" if name.endswith("agreement") else f"{limit:g}"
+        results[name] = {"what": what, "target": f"{op} {shown}", "value": value, "pass": ok}
+    return results
+
+
+def _pct(v: float) -> str:
+    return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
+
+
+def _num(v: float, fmt: str = ".2f") -> str:
+    return "n/a" if math.isnan(v) else format(v, fmt)
+
+
+def format_parity(rows: list[dict[str, Any]]) -> str:
+    head = ["video", "frames", "litert>=1", "mp>=1", "found agree", "slot pairs", "median %w", "p95 %w",
+            "handed agree", "litert ms", "mp ms", "speedup"]
+    body = [[r["video"], str(r["frames"]), str(r["litert_frames_with_hand"]), str(r["mediapipe_frames_with_hand"]),
+             _pct(r["found_agreement"]), str(r["same_slot_hands"]), _num(r["median_pct"], ".3f"),
+             _num(r["p95_pct"], ".3f"), _pct(r["handedness_agreement"]), _num(r["litert_ms"], ".1f"),
+             _num(r["mediapipe_ms"], ".1f"), _num(r["speedup"], ".2f") + "x"] for r in rows]
+    return _table(head, body)
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal (Korean file names are two columns per character)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * (width - _width(text))
+    return text + fill if left else fill + text
+
+
+def _table(head: list[str], body: list[list[str]]) -> str:
+    widths = [max(_width(row[i]) for row in [head] + body) for i in range(len(head))]
+    lines = ["  ".join(_pad(c, w, i == 0) for i, (c, w) in enumerate(zip(row, widths))) for row in [head] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_parity(config: ParityConfig) -> dict[str, Any]:
+    """Compare the backends on every video; returns the report (per video, total, targets)."""
+    rows, total = [], Tally()
+    for video in config.videos:
+        tally = compare_video(video, config)
+        rows.append(tally.summary(video.name))
+        total.merge(tally)
+    summary = total.summary("TOTAL")
+    return {"videos": rows, "total": summary, "targets": target_results(summary)}
+
+
+def run_speed(config: ParityConfig) -> dict[str, Any]:
+    """ms/frame of every backend configuration, all timed on the same frames in one pass per width."""
+    rows = []
+    for video in config.videos:
+        for width in config.widths:
+            with VideoFileSource(video, max_width=width) as source:
+                frames = [(int(round(t * 1000)), f) for t, f in source]
+                size = f"{source.width}x{source.height}"
+            if config.max_frames is not None:
+                frames = frames[:config.max_frames]
+            if not frames:
+                raise SignedgeError(f"{video}: no frames could be read")
+            backends: list[tuple[dict[str, Any], Any]] = []
+            try:
+                backends.append(({"backend": "mediapipe", "model": "full", "threads": "default"},
+                                 _open_mediapipe(config.hand_model)))
+                skipped = []
+                if config.lite_model is not None:
+                    try:
+                        backends.append(({"backend": "mediapipe", "model": "lite", "threads": "default"},
+                                         _open_mediapipe(config.lite_model)))
+                    except SignedgeError as err:  # mediapipe refuses the lite bundle: measured, not assumed
+                        skipped.append({"backend": "mediapipe", "model": "lite", "threads": "default",
+                                        "error": str(err).replace(f"{config.lite_model}: ", "")})
+                models = [("full", config.hand_model)] + ([("lite", config.lite_model)] if config.lite_model else [])
+                for (label, model), threads in itertools.product(models, config.threads):
+                    backends.append(({"backend": "litert", "model": label, "threads": str(threads)},
+                                     _open_litert(model, threads)))
+                for _, backend in backends:  # untimed warm-up: first-call set-up is not per-frame cost
+                    backend.process(frames[0][1], 0)
+                times: list[list[float]] = [[] for _ in backends]
+                span = frames[-1][0] + 1000  # later passes continue the timeline, so timestamps keep increasing
+                for rep in range(1, config.repeat + 1):
+                    for ts, frame in tqdm(frames, desc=f"{video.stem} {size} pass {rep}", unit="frame",
+                                          leave=False, disable=not config.progress or None):
+                        for k, (_, backend) in enumerate(backends):
+                            times[k].append(_timed(backend, frame, ts + rep * span)[1])
+            finally:
+                for _, backend in backends:
+                    backend.close()
+            ref_mean, ref_median = float(np.mean(times[0])), float(np.median(times[0]))
+            for (info, _), ms in zip(backends, times):
+                mean, median = float(np.mean(ms)), float(np.median(ms))
+                rows.append({"video": video.name, "size": size, **info, "frames": len(ms), "ms_mean": mean,
+                             "ms_median": median, "speedup_vs_mediapipe_full": ref_mean / mean,
+                             "median_speedup_vs_mediapipe_full": ref_median / median})
+            for info in skipped:
+                rows.append({"video": video.name, "size": size, **info})
+    return {"speed": rows}
+
+
+def format_speed(rows: list[dict[str, Any]]) -> str:
+    head = ["video", "size", "backend", "model", "threads", "ms/frame", "median ms", "vs mediapipe full",
+            "(medians)"]
+    body = []
+    for r in rows:
+        if "error" in r:
+            body.append([r["video"], r["size"], r["backend"], r["model"], r["threads"], "n/a", "n/a",
+                         "cannot run: " + r["error"][:70], ""])
+        else:
+            body.append([r["video"], r["size"], r["backend"], r["model"], r["threads"], f"{r['ms_mean']:.2f}",
+                         f"{r['ms_median']:.2f}", f"{r['speedup_vs_mediapipe_full']:.2f}x",
+                         f"{r['median_speedup_vs_mediapipe_full']:.2f}x"])
+    return _table(head, body)
+
+
+def _environment() -> dict[str, Any]:
+    from edge_runtime.tflite import interpreter_class
+
+    versions = {"python": platform.python_version(), "machine": platform.machine(),
+                "tflite_runtime": interpreter_class()[1]}
+    for dist in ("ai-edge-litert", "mediapipe", "opencv-python-headless", "opencv-contrib-python", "numpy"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = parser(PROG, __doc__.split("\n\n")[0] + """
+
+Examples:
+  sign-parity --hand-model ../shared/models/hand_landmarker.task --out parity.json
+  sign-parity clip.mp4 --hand-model hand_landmarker.task --max-width 640
+  sign-parity --speed --threads 1 2 --widths 0 640 --out speed.json""")
+    p.add_argument("videos", nargs="*", type=Path,
+                   help=f"videos to compare (default: every .mp4 in {SHARED_VIDEOS} when present; "
+                        f"with --speed: {SPEED_VIDEO} there)")
+    p.add_argument("--hand-model", type=Path, default=SHARED_FULL if SHARED_FULL.is_file() else None,
+                   help="hand_landmarker.task used by both backends")
+    p.add_argument("--lite-model", type=Path, default=SHARED_LITE if SHARED_LITE.is_file() else None,
+                   help="lite hand bundle, timed by --speed with both backends "
+                        "(a backend that cannot load it is reported as such)")
+    p.add_argument("--max-width", type=int, default=None, help="shrink frames to at most this width first")
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="litert interpreter threads (parity uses the first; --speed times each)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop each video after this many frames")
+    p.add_argument("--speed", action="store_true", help="time the backend matrix instead of comparing landmarks")
+    p.add_argument("--widths", type=int, nargs="+", default=[0, 640],
+                   help="frame widths for --speed (0 = the video's own width)")
+    p.add_argument("--repeat", type=int, default=3, help="passes over the video per width for --speed")
+    p.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
+    p.add_argument("--check", action="store_true", help="exit with status 1 when a parity target fails")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _config(args: argparse.Namespace) -> ParityConfig:
+    if args.hand_model is None:
+        raise SignedgeError(f"give --hand-model (no {SHARED_FULL} to default to)")
+    videos = list(args.videos)
+    if not videos:
+        if args.speed and (SHARED_VIDEOS / SPEED_VIDEO).is_file():
+            videos = [SHARED_VIDEOS / SPEED_VIDEO]
+        elif not args.speed and SHARED_VIDEOS.is_dir():
+            videos = sorted(SHARED_VIDEOS.glob("*.mp4"))
+        if not videos:
+            raise SignedgeError(f"give one or more videos (no shared videos in {SHARED_VIDEOS})")
+    for name, value in (("--max-width", args.max_width), ("--max-frames", args.max_frames)):
+        if value is not None and value < 1:
+            raise SignedgeError(f"{name} must be positive, got {value}")
+    if args.max_width is not None and args.max_width < 16:
+        raise SignedgeError(f"--max-width must be at least 16 pixels, got {args.max_width}")
+    if any(t < 1 for t in args.threads):
+        raise SignedgeError(f"--threads must be positive, got {args.threads}")
+    if args.repeat < 1:
+        raise SignedgeError(f"--repeat must be positive, got {args.repeat}")
+    if any(w != 0 and w < 16 for w in args.widths):
+        raise SignedgeError(f"--widths must be 0 (own width) or at least 16 pixels, got {args.widths}")
+    return ParityConfig(videos=videos, hand_model=args.hand_model, lite_model=args.lite_model,
+                        max_width=args.max_width, threads=list(args.threads), max_frames=args.max_frames,
+                        speed=args.speed, widths=[w or None for w in args.widths], repeat=args.repeat,
+                        out=args.out, check=args.check, progress=not args.quiet)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    config = _config(args)
+    meta = {"command": PROG, "hand_model": str(config.hand_model), "config": _jsonable(asdict(config)),
+            "environment": _environment()}
+    if config.speed:
+        report = run_speed(config)
+        print(format_speed(report["speed"]))
+        print("ms/frame: mean over every frame and pass (after one untimed warm-up frame); all rows were timed "
+              "on the same frames in one run, each frame by every backend in turn.")
+        if config.out:
+            write_json(config.out, _jsonable({**meta, **report}))
+        return 0
+    report = run_parity(config)
+    print(format_parity(report["videos"] + [report["total"]]))
+    failed = []
+    for name, t in report["targets"].items():
+        shown = _pct(t["value"]) if name.endswith("agreement") else _num(t["value"], ".3f")
+        print(f"{t['what']}: {shown} (target {t['target']}): {'pass' if t['pass'] else 'FAIL'}")
+        if not t["pass"]:
+            failed.append(name)
+    if config.out:
+        write_json(config.out, _jsonable({**meta, **report}))
+    return 1 if failed and config.check else 0
+
+
+def _jsonable(value: Any) -> Any:
+    """Paths as strings and NaN (nothing measured) as null, so the file is strict JSON."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import sys
+
+    sys.exit(run(_main, argv, prog=PROG))
+
+
+if __name__ == "__main__":
+    main()
