@@ -1,0 +1,282 @@
+"""The whole job of ``export-tflite``: check the run, convert each format, verify each file, write the report.
+
+Order matters: every argument and input is checked before the first conversion
+(unknown format, unwritable folder, a run without a model or without a softmax
+over its labels cost one line and write nothing); then each format is written
+atomically, verified with the device interpreter, and described by its sidecar.
+A format that fails to convert or fails its gate is reported, the others still
+run, and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.errors import DatasetError, SignedgeError
+from edge_runtime.files import write_json
+from edge_runtime.model_info import ModelInfo, TensorInfo, sidecar_path, write_model_info
+from export.errors import ExportError
+from export.formats import DEFAULT_FORMATS, Format, parse_formats
+from export.verify import Verification, verify_file
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "export_report.json"
+DEFAULT_CALIBRATION = 200
+
+
+@dataclass
+class ExportConfig:
+    """What ``export-tflite`` does; its flags mirror these fields."""
+
+    run_dir: Path
+    formats: str = DEFAULT_FORMATS
+    calibration: int = DEFAULT_CALIBRATION  # training recordings for int8 calibration
+    int8_io: bool = False  # int8 input/output tensors instead of float
+    out: Path | None = None  # default: <run_dir>/export
+    threads: int = 1  # interpreter threads during verification (and its timing)
+    min_agreement: float | None = None  # override every format's agreement gate
+    dataset: Path | None = None  # override the model card's dataset path
+    progress: bool = False
+    quiet_converter: bool = True  # keep the C++ converter's stderr off the terminal
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.out = Path(self.out) if self.out is not None else self.run_dir / "export"
+        if self.calibration < 1:
+            raise ExportError(f"--calibration must be at least 1 recording, got {self.calibration}")
+        if self.threads < 1:
+            raise ExportError(f"--threads must be at least 1, got {self.threads}")
+        if self.min_agreement is not None and not 0.0 <= self.min_agreement <= 1.0:
+            raise ExportError(f"--min-agreement must be between 0 and 1, got {self.min_agreement}")
+
+
+@dataclass
+class ExportReport:
+    """What was written and how each file measured up; saved as ``export_report.json``."""
+
+    run: str
+    out: str
+    created: str
+    labels: list[str]
+    spec: dict[str, Any]
+    source_model_sha256: str
+    measured_on: str
+    keras_accuracy: float
+    rebuild_max_abs_diff: float
+    calibration: dict[str, Any]
+    rows: list[Verification] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.rows) and all(r.passed for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "rows"}
+        data["passed"] = self.passed
+        data["formats"] = [r.to_dict() for r in self.rows]
+        return data
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and prove a file can be written there, before hours of work depend on it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ExportError(f"cannot write to output folder {folder}: {err.strerror or err}") from err
+
+
+def _versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()}
+    for module in ("tf2onnx", "onnx", "onnxruntime", "ai_edge_litert"):
+        try:
+            versions[module] = __import__(module).__version__
+        except (ImportError, AttributeError):
+            pass
+    return versions
+
+
+def _measured_on(run: Any, n: int) -> str:
+    """What the figures were measured on, in the trainer's own words when its card has them."""
+    said = run.card.get("metrics", {}).get("test", {}).get("measured_on")
+    if isinstance(said, str) and said:
+        return said
+    return f"held-out test split of the run: {n} recordings, never used for training or calibration"
+
+
+def _remove_stale(path: Path) -> None:
+    """A format that failed this time must not leave last time's file looking current."""
+    for stale in (path, sidecar_path(path)):
+        if stale.exists():
+            log.warning("removing %s from an earlier export (this export of it failed)", stale)
+            stale.unlink()
+
+
+def _sidecar(run: Any, fmt: Format, row: Verification, config: ExportConfig, calibration: dict[str, Any],
+             versions: dict[str, str]) -> ModelInfo:
+    info = run.dataset_info()
+    model = {k: v for k, v in run.card.get("model", {}).items()}
+    return ModelInfo(
+        format=fmt.name, labels=list(run.labels), spec=run.spec,
+        input=row.input or TensorInfo("", [], ""), output=row.output or TensorInfo("", [], ""),
+        source_model_sha256=run.model_sha256,
+        landmark_backend=str(info.get("landmark_backend", "")),
+        landmark_model_sha256=str(info.get("landmark_model_sha256", "")),
+        extra={
+            "quantisation": fmt.quantisation,
+            "int8_io": bool(config.int8_io and fmt.quantisation == "full-integer"),
+            "calibration": calibration if fmt.quantisation == "full-integer" else None,
+            "model": model,
+            "synthetic_data": bool(info.get("synthetic", False)),
+            "verification": {k: row.to_dict()[k] for k in ("n", "agreement", "max_abs_diff", "accuracy",
+                                                             "passed", "gate", "problems")},
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions,
+        },
+    )
+
+
+def _device_check(path: Path, run: Any, x: np.ndarray, probs: np.ndarray, threads: int) -> str | None:
+    """Open the file the way the device does (sidecar and all); a problem as one line, else None.
+
+    ``probs`` is the file's own verified output for ``x``: only the sidecar-driven
+    feeding (quantisation, shapes, labels) can make the device's answer differ.
+    """
+    try:
+        from edge_runtime.classifier import load_classifier
+    except ImportError:
+        return None
+    try:
+        clf = load_classifier(path, threads=threads, expected_spec=run.spec)
+        got = clf.predict(x)
+    except (SignedgeError, ValueError) as err:
+        return f"the device classifier refuses it: {err}"
+    if int(np.argmax(got)) != int(np.argmax(probs)):
+        return "the device classifier's prediction differs from the verified output"
+    return None
+
+
+def _quiet_tensorflow_start(quiet: bool) -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off the user's terminal."""
+    from export.convert import native_stderr_captured
+
+    with native_stderr_captured(quiet):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test-split features, labels and the trained Keras model's probabilities (checked to be a softmax)."""
+    from export.source import check_softmax
+    from train.data import load_features
+
+    test_files = run.split("test")
+    if not test_files:
+        raise DatasetError(f"{run.folder}: the run's test split is empty; there is nothing held out to verify on")
+    X, y = load_features(run.dataset, test_files, run.spec, run.labels, progress=progress)
+    reference = np.asarray(run.model.predict(X, batch_size=32, verbose=0), dtype=np.float32)
+    check_softmax(reference, run.labels, str(run.model_path))
+    return X, y, reference
+
+
+def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """Un-augmented features of up to ``config.calibration`` TRAINING recordings, when a format needs them."""
+    from export.source import calibration_files
+    from train.data import load_features
+
+    if not any(f.quantisation == "full-integer" for f in formats):
+        return None, {}
+    files = calibration_files(run, config.calibration, seed=int(run.card.get("split", {}).get("seed", 0)))
+    if len(files) < config.calibration:
+        log.warning("int8 calibration: the training split has only %d recordings (asked for %d)", len(files),
+                    config.calibration)
+    X_cal, _ = load_features(run.dataset, files, run.spec, run.labels, progress=config.progress)
+    return X_cal, {"split": "train", "recordings": len(files), "augmented": False}
+
+
+def _export_one(fmt: Format, out: Path, run: Any, saved_model_dir: Path | None, held_out: tuple[np.ndarray, ...],
+                X_cal: np.ndarray | None, calibration: dict[str, Any], config: ExportConfig,
+                versions: dict[str, str]) -> Verification:
+    """Convert, write atomically, verify, describe: one row of the report."""
+    from export.convert import convert_onnx, convert_tflite, write_model
+    from export.rebuild import static_clone
+
+    X, y, reference = held_out
+    path = out / fmt.filename
+    start = time.perf_counter()
+    try:
+        if fmt.converter == "onnx":
+            looped = static_clone(run.model, run.spec, unroll=False)
+            data = convert_onnx(looped, run.spec.frames, run.spec.num_features, quiet=config.quiet_converter)
+        else:
+            assert saved_model_dir is not None
+            data = convert_tflite(saved_model_dir, fmt, X_cal, config.int8_io, quiet=config.quiet_converter)
+    except ExportError as err:
+        log.error("%s", err)
+        _remove_stale(path)
+        return Verification(fmt.name, "", 0, round(time.perf_counter() - start, 2), runtime=fmt.runtime,
+                            gate=fmt.gate_text(config.min_agreement), problems=[str(err)])
+    seconds = time.perf_counter() - start
+    sidecar_path(path).unlink(missing_ok=True)  # an old sidecar must never describe the new file
+    write_model(path, data)
+    row, probs = verify_file(path, fmt, X, y, reference, seconds, config.threads, config.min_agreement,
+                             config.progress)
+    write_model_info(path, _sidecar(run, fmt, row, config, calibration, versions))
+    if probs is not None:
+        problem = _device_check(path, run, X[0], probs[0], config.threads)
+        if problem:
+            row.problems.append(problem)
+            row.passed = False
+            write_model_info(path, _sidecar(run, fmt, row, config, calibration, versions))
+    return row
+
+
+def export_run(config: ExportConfig) -> ExportReport:
+    """Export ``config.run_dir`` to every requested format, verify each file, write the report."""
+    formats = parse_formats(config.formats)
+    out = config.out if config.out is not None else config.run_dir / "export"
+    _quiet_tensorflow_start(config.quiet_converter)
+
+    from export.convert import saved_model
+    from export.rebuild import check_parity, static_clone
+    from export.source import load_run
+
+    # Every input is checked before the output folder is touched: a bad run creates nothing.
+    run = load_run(config.run_dir, config.dataset)
+    X, y, reference = _held_out(run, config.progress)
+    X_cal, calibration = _calibration(run, formats, config)
+    check_writable(out)
+    unrolled = static_clone(run.model, run.spec, unroll=True)
+    parity = check_parity(unrolled, reference, X)
+    versions = _versions()
+    report = ExportReport(
+        run=str(run.folder), out=str(out), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        labels=list(run.labels), spec=run.spec.to_dict(), source_model_sha256=run.model_sha256,
+        measured_on=_measured_on(run, len(X)), keras_accuracy=float(np.mean(reference.argmax(1) == y)),
+        rebuild_max_abs_diff=parity, calibration=calibration, versions=versions)
+
+    with tempfile.TemporaryDirectory(prefix="signedge-export-") as tmp:
+        sm_dir = saved_model(unrolled, Path(tmp)) if any(f.converter == "tflite" for f in formats) else None
+        for fmt in formats:
+            report.rows.append(_export_one(fmt, out, run, sm_dir, (X, y, reference), X_cal, calibration, config,
+                                           versions))
+    write_json(out / REPORT_FILE, report.to_dict())
+    return report

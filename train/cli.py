@@ -1,0 +1,227 @@
+"""``sign-train``: train a sign classifier on a dataset folder without leaking test data into training.
+
+Thin shell: flags -> TrainConfig -> plan the split (fails fast on a bad
+dataset) -> train/evaluate -> write the run folder aside and rename it at the
+end -> print the test result together with what it was measured on.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.errors import DatasetError, ModelError
+
+PROG = "sign-train"
+
+EPILOG = """\
+examples:
+  sign-synth data/synth && sign-train data/synth -o runs/demo
+  sign-train data/synth -o runs/bilstm --model bilstm-attention --size lstm1=64 --size lstm2=32
+  sign-train data/synth -o runs/cv --folds 5          # grouped 5-fold cross-validation (no model written)
+  sign-train data/synth -o runs/loso --folds loso     # leave one signer out: per-person accuracy
+  sign-train data/synth -o runs/audit --audit-leakage # the seed's way vs ours, side by side
+  sign-train data/more -o runs/more --init-from runs/demo   # continue from a run's weights (same labels)
+
+Splits are by signer when every recording names one (and there are >= 3 signers), else by source
+recording (the manifest's group); augmentation is applied on the fly to training data only.
+"""
+
+
+# The names of train.models.MODELS, spelled out so that --help does not have to import TensorFlow
+# (tests/test_models.py checks that the two agree).
+MODEL_NAMES = ("compact", "bilstm-attention")
+
+
+def build_parser() -> Any:
+    from train.augment import OPS
+
+    p = parser(PROG, "Train a sign classifier with leak-free splits; write model.keras, labels.json, "
+                     "model_card.json, metrics and plots to one run folder.")
+    p.epilog = EPILOG
+    p.add_argument("data", help="dataset folder (manifest.csv + recordings/)")
+    p.add_argument("-o", "--out", help="run folder to create; None = runs/<dataset folder name>")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--model", choices=MODEL_NAMES, default=None,
+                   help="architecture; None = compact, or the --init-from run's")
+    p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model size, e.g. width=32 (repeatable; see train/models.py)")
+    p.add_argument("--split", choices=("auto", "signer", "source"), default="auto",
+                   help="group the split by signer or by source recording")
+    p.add_argument("--folds", default=None, metavar="K|loso",
+                   help="cross-validate instead: grouped K-fold, or leave-one-signer-out")
+    p.add_argument("--epochs", type=int, default=150, help="maximum epochs")
+    p.add_argument("--patience", type=int, default=30, help="early stopping: epochs without val-loss improvement")
+    p.add_argument("--batch-size", type=int, default=16, help="recordings per training step")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial learning rate (halved on "
+                   "validation-loss plateaus)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="share of signers/groups for validation")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share of signers/groups for the test")
+    p.add_argument("--augment", default=",".join(OPS),
+                   help=f"augmentations rotated one per sample and epoch (any of: {', '.join(OPS)}; 'none' = off; "
+                        "mirror and dropout are applied on top unless --no-augment)")
+    p.add_argument("--no-augment", action="store_true", help="train on the plain recordings")
+    p.add_argument("--no-class-weights", action="store_true", help="do not weight rare classes up")
+    p.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                   help="tf.distribute strategy (mirrored: all local GPUs)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from a previous run's weights (labels must match)")
+    p.add_argument("--audit-leakage", action="store_true",
+                   help="also train the seed's way (16x augment, then random split) and compare")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    return p
+
+
+def _sizes(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ModelError(f"--size expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def make_config(args: Any) -> Any:
+    """TrainConfig from the flags; with --init-from the run's architecture is used (and must not conflict)."""
+    from train.augment import NO_AUGMENT, AugmentConfig
+    from train.fit import TrainConfig, TrainConfigError
+    from train.splits import parse_folds
+
+    model, sizes = args.model, _sizes(args.size)
+    if args.init_from:
+        from train.report import read_card
+
+        try:
+            card_model = dict(read_card(args.init_from)["model"])
+        except (OSError, KeyError, TypeError, ValueError) as err:
+            raise ModelError(f"--init-from {args.init_from}: no readable model_card.json ({err})") from err
+        name = card_model.pop("name", None)
+        card_model.pop("params", None)
+        if model and model != name:
+            raise ModelError(f"--init-from {args.init_from} is a {name!r} model; --model {model} conflicts with it")
+        if sizes:
+            raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
+        model, sizes = name, card_model
+    if args.no_augment:
+        augment = NO_AUGMENT
+    else:
+        ops = tuple(op.strip() for op in args.augment.split(",") if op.strip() and op.strip() != "none")
+        try:
+            augment = AugmentConfig(ops=ops)
+        except ValueError as err:
+            raise TrainConfigError(f"--augment: {err}") from None
+    folds = parse_folds(args.folds) if args.folds is not None else None
+    if folds is not None and args.audit_leakage:
+        raise TrainConfigError("--audit-leakage and --folds are separate runs; pick one")
+    if args.init_from and (folds is not None or args.audit_leakage):
+        raise TrainConfigError("--init-from cannot be combined with --folds or --audit-leakage (the earlier run may "
+                               "have trained on their test recordings)")
+    return TrainConfig(model=model or "compact", sizes=sizes, epochs=args.epochs, patience=args.patience,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                       split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                       folds=folds, augment=augment, class_weights=not args.no_class_weights,
+                       strategy=args.strategy, init_from=args.init_from)
+
+
+def check_init_leak(card: dict[str, Any], loaded: Any, split: Any, run_dir: str) -> None:
+    """A run on this dataset must not have trained on this run's validation/test files, nor early-stopped on its test.
+
+    (Another dataset shares no files with this one, so nothing can be compared there.)
+    """
+    if Path(card.get("dataset", {}).get("path", "")).resolve() != loaded.dataset.folder.resolve():
+        return
+    before = card.get("split", {})
+    trained, selected = set(before.get("train", [])), set(before.get("val", []))
+    val = {loaded.rows[i].file for i in split.val}
+    test = {loaded.rows[i].file for i in split.test}
+    leaked = sorted((trained & (val | test)) | (selected & test))
+    if leaked:
+        raise DatasetError(f"--init-from {run_dir} trained on {len(leaked)} of this run's validation/test recordings "
+                           f"(e.g. {leaked[0]}); use the same --seed and split settings, or a fresh model")
+
+
+def _eprint(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _font_note(card: dict[str, Any]) -> None:
+    if not card.get("fit", {}).get("plots_label_names", True):
+        _eprint("note: no installed font has glyphs for these class names (e.g. Hangul: install fonts-nanum or "
+                "fonts-noto-cjk); confusion_matrix.png shows class indices, names in labels.json")
+
+
+def _split_line(loaded: Any, split: Any) -> str:
+    parts = []
+    for name in ("train", "val", "test"):
+        units = split.units(loaded.rows, name)
+        unit = "signer" if split.mode == "signer" else "group"
+        parts.append(f"{name} {len(split.part(name))} recordings ({len(units)} {unit}{'s' if len(units) != 1 else ''})")
+    return f"split by {split.mode}: " + ", ".join(parts)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.data).resolve().name
+    from train.report import check_output
+
+    check_output(out, args.force)  # before any slow work
+    cfg = make_config(args)
+
+    from edge_runtime.files import write_json, write_text
+    from train import evaluate, fit, leakage, report
+    from train.models import build_model
+
+    loaded = fit.load_dataset(args.data, progress=not args.quiet)
+    report_line = None if args.quiet else _eprint
+    if cfg.init_from:
+        _, init_card = fit.load_run(cfg.init_from)
+        fit.check_init_run(init_card, loaded.labels, loaded.spec, cfg.model, cfg.init_from)
+
+    if cfg.folds is not None:
+        splits = evaluate.plan_folds(loaded, cfg)
+        _eprint(f"{len(splits)} folds, grouped by {splits[0].mode}")
+        with report.staged_folder(out, args.force) as tmp:
+            cv = evaluate.cross_validate(loaded, cfg, report_line)
+            params = build_model(cfg.model, loaded.spec, len(loaded.labels), **cfg.sizes).count_params()
+            card = report.write_crossval_run(tmp, loaded, cfg, cv, params)
+        _font_note(card)
+        print(cv.line())
+        print(f"run folder: {out} (crossval.md, cv_predictions.csv, confusion_matrix.png; no model is written "
+              "for a cross-validation: train without --folds for one)")
+        return 0
+
+    split = evaluate.plan_holdout(loaded, cfg)
+    if cfg.init_from:
+        check_init_leak(init_card, loaded, split, cfg.init_from)
+    _eprint(_split_line(loaded, split))
+    with report.staged_folder(out, args.force) as tmp:
+        if args.audit_leakage:
+            result = leakage.audit(loaded, cfg, report=report_line, split=split)
+            card = report.write_holdout_run(tmp, loaded, cfg, result.ours_run)
+            write_json(tmp / "leakage_audit.json", result.to_dict())
+            write_text(tmp / "leakage_audit.md", result.markdown())
+            test = result.ours_run.test
+        else:
+            run_result = evaluate.holdout(loaded, cfg, report_line, split)
+            card = report.write_holdout_run(tmp, loaded, cfg, run_result)
+            test = run_result.test
+    _font_note(card)
+    if args.audit_leakage:
+        print(result.table())
+        print()
+        print(leakage.explanation(result))
+    print(test.line())
+    print(f"run folder: {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(_main, argv, prog=PROG))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The training loop: split first, augment the training part on the fly, fit, keep the best epoch.
+
+Order matters and is fixed here: recordings are split by source/signer
+(``train.splits``) BEFORE anything else; only the training indices are handed
+to ``TrainSequence``, which makes a fresh augmented variant of each recording
+every epoch from its raw landmarks (``train.augment``). Validation and test
+features are computed once, straight from the raw recordings, through the one
+feature spec: they are never augmented.
+
+Adam, ReduceLROnPlateau and EarlyStopping (restoring the best validation
+epoch) on validation loss, class weights against imbalance, and seeds through
+``keras.utils.set_random_seed`` so a run can be repeated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+import train.layers  # noqa: F401  (registers custom layers before any model is loaded)
+from edge_runtime.dataset import Dataset, ManifestRow, Recording
+from edge_runtime.errors import ModelError, SignedgeError
+from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, check_same
+from train.augment import AugmentConfig, Augmenter, Raw
+from train.data import model_input
+from train.models import DEFAULT_MODEL, build_model, resolve_sizes
+from train.splits import Split
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[str], None]
+
+
+class TrainConfigError(SignedgeError, ValueError):
+    """A training setting (flag) is out of range or conflicts with another one."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; ``sign-train`` flags mirror these fields."""
+
+    model: str = DEFAULT_MODEL
+    sizes: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 150
+    patience: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 0
+    split: str = "auto"  # auto | signer | source
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    folds: int | Literal["loso"] | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    class_weights: bool = True
+    strategy: str = "default"  # default | mirrored
+    init_from: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "patience", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise TrainConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise TrainConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
+        if self.strategy not in ("default", "mirrored"):
+            raise TrainConfigError(f"--strategy must be default or mirrored, got {self.strategy!r}")
+        self.sizes = resolve_sizes(self.model, self.sizes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["augment"] = self.augment.to_dict()
+        return data
+
+
+@dataclass
+class Loaded:
+    """A dataset read once: its rows, every recording, the class names (sorted) and the spec."""
+
+    dataset: Dataset
+    rows: list[ManifestRow]
+    recordings: list[Recording]
+    labels: list[str]
+    spec: FeatureSpec
+
+    @property
+    def y(self) -> np.ndarray:
+        index = {label: i for i, label in enumerate(self.labels)}
+        return np.array([index[r.label] for r in self.rows], dtype=np.int64)
+
+    def features(self, indices: Sequence[int]) -> np.ndarray:
+        """Un-augmented model input [n, T, F] of the given rows (what validation and test see)."""
+        out = np.zeros((len(indices), self.spec.frames, self.spec.num_features), np.float32)
+        for k, i in enumerate(indices):
+            out[k] = model_input(self.recordings[i], self.spec)
+        return out
+
+
+def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress: bool = False) -> Loaded:
+    """Read and validate every recording of a dataset folder (one clear error on the first bad one)."""
+    ds = Dataset(folder)
+    recs = [ds.load(i) for i in tqdm(range(len(ds)), desc="recordings", unit="rec", disable=not progress,
+                                     leave=False)]
+    return Loaded(ds, list(ds.rows), recs, ds.labels, spec)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """'Balanced' weights n / (C * count): a rare class counts as much as a common one."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(num_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+class TrainSequence(keras.utils.PyDataset):
+    """Training batches with a fresh augmented variant of every recording each epoch (not a 16x copy).
+
+    Variant of sample i in epoch e is reproducible from (seed, e, i); the order
+    is reshuffled each epoch. The epoch counter advances in ``on_epoch_begin``:
+    Keras reads a couple of batches to learn the tensor shapes before training
+    (and then calls ``on_epoch_end`` once), so counting ends would skip epoch 0,
+    and those look-ahead batches are left out of ``applied``.
+    """
+
+    def __init__(self, raws: Sequence[Raw], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
+                 batch_size: int = 16, seed: int = 0) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        if len(raws) != len(y) or not len(raws):
+            raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
+        self.raws = list(raws)
+        self.y = np.asarray(y, dtype=np.int64)
+        self.spec = spec
+        self.augmenter = augmenter
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.applied: dict[str, int] = {}  # how often each augmentation was used (for the model card)
+        self._training = False  # False while Keras peeks at batches before the first epoch
+        self._order = self._shuffle()
+
+    def _shuffle(self) -> np.ndarray:
+        return np.random.default_rng([self.seed, self.epoch, 7]).permutation(len(self.raws))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.raws) / self.batch_size)
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self._order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        X = np.zeros((len(idx), self.spec.frames, self.spec.num_features), np.float32)
+        for k, i in enumerate(idx):
+            raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)
+            for name in (applied or ["none"]) if self._training else ():
+                self.applied[name] = self.applied.get(name, 0) + 1
+            X[k] = self.spec.model_input(raw.landmarks, raw.present, raw.aspect)
+        return X, self.y[idx]
+
+    def on_epoch_begin(self) -> None:
+        if self._training:
+            self.epoch += 1
+            self._order = self._shuffle()
+        self._training = True
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One compact line per epoch (loss, accuracy, validation, learning rate) through ``report``."""
+
+    def __init__(self, report: Report, epochs: int, prefix: str = "") -> None:
+        super().__init__()
+        self.report = report
+        self.epochs = epochs
+        self.prefix = prefix
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.report(f"{self.prefix}epoch {epoch + 1:3d}/{self.epochs}  loss {logs.get('loss', float('nan')):.3f}  "
+                    f"acc {logs.get('accuracy', float('nan')):.3f}  val_loss {logs.get('val_loss', float('nan')):.3f}  "
+                    f"val_acc {logs.get('val_accuracy', float('nan')):.3f}  lr {lr:.1e}  "
+                    f"{time.perf_counter() - self._start:.1f}s")
+
+
+@dataclass
+class FitResult:
+    """The trained model (best validation epoch restored) and how it got there."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    augmentations: dict[str, int] = field(default_factory=dict)
+
+
+def _strategy(name: str) -> Any:
+    if name == "mirrored":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy()
+    return None
+
+
+def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
+    """A previous run's model and card, for ``--init-from``; a missing or broken one is a ModelError."""
+    run = Path(run_dir)
+    card_path, model_path = run / "model_card.json", run / "model.keras"
+    if not card_path.is_file() or not model_path.is_file():
+        raise ModelError(f"{run}: not a sign-train run folder (needs model.keras and model_card.json)")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        model = keras.models.load_model(model_path, compile=False)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        raise ModelError(f"{run}: cannot load the run ({type(err).__name__}: {err})") from err
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path}: not a model card")
+    return model, card
+
+
+def check_init_run(card: dict[str, Any], labels: Sequence[str], spec: FeatureSpec, model_name: str,
+                   run_dir: str | Path) -> None:
+    """The previous run must have the same classes in the same order, spec and architecture."""
+    theirs = list(card.get("labels", []))
+    if theirs != list(labels):
+        only_run = sorted(set(theirs) - set(labels))
+        only_data = sorted(set(labels) - set(theirs))
+        detail = "; ".join(part for part in (
+            f"only in the run: {', '.join(only_run)}" if only_run else "",
+            f"only in the dataset: {', '.join(only_data)}" if only_data else "",
+        ) if part) or "same classes in a different order"
+        raise ModelError(f"--init-from {run_dir}: its labels differ from the dataset's ({detail})")
+    check_same(spec, FeatureSpec.from_dict(card.get("spec", {})), f"--init-from {run_dir}")
+    theirs_model = card.get("model", {}).get("name")
+    if theirs_model != model_name:
+        raise ModelError(f"--init-from {run_dir}: it is a {theirs_model!r} model, not {model_name!r} (pass --model "
+                         f"{theirs_model})")
+
+
+def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Model:
+    """A fresh model, or the ``--init-from`` run's weights in the same architecture."""
+    model = build_model(cfg.model, spec, num_classes, **cfg.sizes)
+    if cfg.init_from:
+        previous, _ = load_run(cfg.init_from)
+        try:
+            model.set_weights(previous.get_weights())
+        except ValueError as err:
+            raise ModelError(f"--init-from {cfg.init_from}: its weights do not fit a {cfg.model} model with "
+                             f"sizes {cfg.sizes} ({err})") from err
+    return model
+
+
+def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[Raw] | np.ndarray,
+        y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, report: Report | None = None,
+        prefix: str = "") -> FitResult:
+    """Train one model, early-stopping on plain (never augmented) validation features.
+
+    ``train`` is either raw recordings, augmented afresh each epoch by
+    ``TrainSequence`` (the signedge way), or a ready feature array [n, T, F]
+    used as it is (only the leakage audit's reproduction of the seed does that).
+    """
+    keras.utils.set_random_seed(cfg.seed)
+    report = report or log.info
+    if isinstance(train, np.ndarray):
+        sequence = None
+        fit_data: dict[str, Any] = {"x": train, "y": y_train, "batch_size": cfg.batch_size, "shuffle": True}
+    else:
+        sequence = TrainSequence(train, y_train, spec, Augmenter(cfg.augment, seed=cfg.seed), cfg.batch_size,
+                                 cfg.seed)
+        fit_data = {"x": sequence}
+    strategy = _strategy(cfg.strategy)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = new_model(cfg, spec, num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),
+                                          min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+        EpochLine(report, cfg.epochs, prefix),
+    ]
+    weights = class_weights(y_train, num_classes) if cfg.class_weights else None
+    start = time.perf_counter()
+    history = model.fit(**fit_data, validation_data=(X_val, y_val), epochs=cfg.epochs, callbacks=callbacks,
+                        class_weight=weights, verbose=0)
+    seconds = time.perf_counter() - start
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    val_loss = hist.get("val_loss", [0.0])
+    return FitResult(model, hist, best_epoch=int(np.argmin(val_loss)) + 1, epochs_run=len(val_loss),
+                     seconds=seconds, augmentations=dict(sorted(sequence.applied.items())) if sequence else {})
+
+
+def fit_split(loaded: Loaded, split: Split, cfg: TrainConfig, report: Report | None = None,
+              prefix: str = "") -> FitResult:
+    """Train on a split's training part, early-stopping on its validation part (never on test)."""
+    y = loaded.y
+    raws = [Raw.of(loaded.recordings[i]) for i in split.train]
+    return fit(cfg, loaded.spec, len(loaded.labels), raws, y[split.train], loaded.features(split.val),
+               y[split.val], report=report, prefix=prefix)

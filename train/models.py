@@ -1,0 +1,143 @@
+"""The model zoo: ``MODELS`` maps a name to a builder; ``build_model`` checks sizes and builds one.
+
+Every model is a functional Keras model, input ``[batch, T, F]`` float32 named
+``features`` and a softmax output named ``probabilities``. All layers have
+builtin TFLite equivalents (no Masking, ragged tensors or py_function): a
+missing hand is already encoded by the feature spec's presence flags, so no
+masking is needed. Keras 3 LSTMs become builtin TFLite ops only when the
+batch is static and the loop is unrolled, so builders take ``batch_size`` and
+``unroll``: train with the defaults, and for export rebuild with
+``batch_size=1, unroll=True`` and copy the weights (``export_clone``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import keras
+from keras import layers
+
+from edge_runtime.errors import ModelError
+from edge_runtime.spec import FeatureSpec
+from train.layers import AttentionPooling
+
+Builder = Callable[..., keras.Model]
+# Small datasets give a handful of batches per epoch; Keras' default 0.99 lets the moving statistics lag
+# the weights by dozens of epochs, so validation loss would trail training for no real reason.
+BN_MOMENTUM = 0.9
+
+
+def _input(spec: FeatureSpec, batch_size: int | None) -> keras.KerasTensor:
+    return keras.Input(shape=(spec.frames, spec.num_features), batch_size=batch_size, name="features",
+                       dtype="float32")
+
+
+def build_compact(spec: FeatureSpec, num_classes: int, *, batch_size: int | None = None, unroll: bool = False,
+                  width: int = 64, blocks: int = 3, kernel: int = 5, dropout: float = 0.3) -> keras.Model:
+    """Temporal depthwise-separable conv blocks with residuals, pooling between them, global average.
+
+    Small datasets (tens of recordings per class) and small devices: ~23K
+    parameters at the defaults, convolutions only, so int8 TFLite is exact
+    builtin ops and a forward pass is a few hundred microseconds.
+    ``unroll`` has no meaning here (no recurrence) and is accepted for a common signature.
+    """
+    del unroll
+    inp = _input(spec, batch_size)
+    x = layers.Conv1D(width, 1, name="stem")(inp)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i in range(blocks):
+        y = layers.DepthwiseConv1D(kernel, padding="same", name=f"block{i}_dw")(x)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_dw_bn")(y)
+        y = layers.ReLU(name=f"block{i}_dw_relu")(y)
+        y = layers.Conv1D(width, 1, name=f"block{i}_pw")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_pw_bn")(y)
+        x = layers.Add(name=f"block{i}_add")([x, y])
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+        if i < blocks - 1:
+            x = layers.MaxPooling1D(2, name=f"block{i}_pool")(x)
+    x = layers.GlobalAveragePooling1D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inp, out, name="compact")
+
+
+def build_bilstm_attention(spec: FeatureSpec, num_classes: int, *, batch_size: int | None = None,
+                           unroll: bool = False, lstm1: int = 128, lstm2: int = 64, attention: int = 128,
+                           dense: int = 64, dropout: float = 0.3) -> keras.Model:
+    """The seed project's architecture: two bidirectional LSTMs, additive attention pooling, dense head.
+
+    At the defaults it has the seed's size (~440K parameters with F=116).
+    """
+    inp = _input(spec, batch_size)
+    x = layers.Bidirectional(layers.LSTM(lstm1, return_sequences=True, unroll=unroll), name="bilstm1")(inp)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Bidirectional(layers.LSTM(lstm2, return_sequences=True, unroll=unroll), name="bilstm2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    x = AttentionPooling(attention, name="attention")(x)
+    x = layers.Dense(dense, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout3")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inp, out, name="bilstm_attention")
+
+
+MODELS: dict[str, Builder] = {
+    "compact": build_compact,
+    "bilstm-attention": build_bilstm_attention,
+}
+DEFAULT_MODEL = "compact"
+_NOT_SIZES = ("spec", "num_classes", "batch_size", "unroll")
+
+
+def default_sizes(name: str) -> dict[str, Any]:
+    """The size arguments of a model and their defaults, e.g. {'width': 64, 'blocks': 3, ...}."""
+    builder = _builder(name)
+    params = inspect.signature(builder).parameters.values()
+    return {p.name: p.default for p in params if p.name not in _NOT_SIZES}
+
+
+def _builder(name: str) -> Builder:
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def resolve_sizes(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``sizes``, each cast to its default's type; unknown names are an error."""
+    defaults = default_sizes(name)
+    unknown = sorted(set(sizes) - set(defaults))
+    if unknown:
+        raise ModelError(f"model {name!r} has no size {', '.join(unknown)} (it has: {', '.join(defaults)})")
+    out = dict(defaults)
+    for key, value in sizes.items():
+        try:
+            out[key] = type(defaults[key])(value)
+        except (TypeError, ValueError) as err:
+            kind = "an integer" if isinstance(defaults[key], int) else "a number"
+            raise ModelError(f"model {name!r}: size {key}={value!r} is not {kind}") from err
+        if isinstance(out[key], int) and out[key] < 1:
+            raise ModelError(f"model {name!r}: size {key} must be at least 1, got {out[key]}")
+        if key == "dropout" and not 0.0 <= out[key] < 1.0:
+            raise ModelError(f"model {name!r}: dropout must be in [0, 1), got {out[key]}")
+    return out
+
+
+def build_model(name: str, spec: FeatureSpec, num_classes: int, *, batch_size: int | None = None,
+                unroll: bool = False, **sizes: Any) -> keras.Model:
+    """Build model ``name`` for ``spec`` and ``num_classes`` outputs; ``sizes`` override its defaults."""
+    if num_classes < 2:
+        raise ModelError(f"a classifier needs at least 2 classes, got {num_classes}")
+    return _builder(name)(spec, num_classes, batch_size=batch_size, unroll=unroll, **resolve_sizes(name, sizes))
+
+
+def export_clone(model: keras.Model, name: str, spec: FeatureSpec, num_classes: int,
+                 **sizes: Any) -> keras.Model:
+    """The same model rebuilt for TFLite (static batch 1, unrolled LSTMs) carrying ``model``'s weights.
+
+    ``name`` and ``sizes`` come from the run's model card (``card["model"]``
+    without ``name`` and ``params``).
+    """
+    clone = build_model(name, spec, num_classes, batch_size=1, unroll=True, **sizes)
+    clone.set_weights(model.get_weights())
+    return clone
