@@ -8,13 +8,33 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
+import dataclasses
+
 from edge_runtime.dataset import Dataset, Recording
 from edge_runtime.errors import DatasetError
+from edge_runtime.segment import sign_span
 from edge_runtime.spec import FeatureSpec
 
 
+def trim_to_sign(rec: Recording) -> Recording:
+    """The frames of the sign, cut as the device's segmenter cuts a live stream.
+
+    A recording holds rest frames (no hands, or hands still) around the sign;
+    the device never classifies those. Training, validation and export checks
+    all see exactly what the device will see. Where the segmenter finds no
+    sign (hands still throughout), the whole recording is kept.
+    """
+    span = sign_span(rec.landmarks, rec.present, rec.fps, aspect=rec.aspect)
+    if span is None:
+        return rec
+    start, stop = span
+    pose = None if rec.pose is None else rec.pose[start:stop]
+    return dataclasses.replace(rec, landmarks=rec.landmarks[start:stop], present=rec.present[start:stop],
+                               score=rec.score[start:stop], pose=pose)
+
+
 def model_input(rec: Recording, spec: FeatureSpec) -> np.ndarray:
-    """[T, F] model input of one recording."""
+    """[T, F] model input of one (already trimmed) recording."""
     return spec.model_input(rec.landmarks, rec.present, rec.aspect)
 
 
@@ -31,7 +51,7 @@ def load_features(dataset: Dataset | str | Path, files: Sequence[str] | None, sp
     X = np.zeros((len(wanted), spec.frames, spec.num_features), np.float32)
     y = np.zeros(len(wanted), np.int64)
     for k, f in enumerate(tqdm(wanted, desc="features", unit="rec", disable=not progress, leave=False)):
-        rec = ds.load(index[f])
+        rec = trim_to_sign(ds.load(index[f]))
         if rec.label not in class_of:
             raise DatasetError(f"{ds.folder / f}: label {rec.label!r} is not one of the model's classes")
         X[k] = model_input(rec, spec)

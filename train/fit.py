@@ -33,7 +33,7 @@ from edge_runtime.dataset import Dataset, ManifestRow, Recording
 from edge_runtime.errors import ModelError, SignedgeError
 from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, check_same
 from train.augment import AugmentConfig, Augmenter, Raw
-from train.data import model_input
+from train.data import model_input, trim_to_sign
 from train.models import DEFAULT_MODEL, build_model, resolve_sizes
 from train.splits import Split
 
@@ -106,9 +106,10 @@ class Loaded:
 
 
 def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress: bool = False) -> Loaded:
-    """Read and validate every recording of a dataset folder (one clear error on the first bad one)."""
+    """Read, validate and trim to the sign every recording of a dataset folder (one clear error on the first
+    bad one)."""
     ds = Dataset(folder)
-    recs = [ds.load(i) for i in tqdm(range(len(ds)), desc="recordings", unit="rec", disable=not progress,
+    recs = [trim_to_sign(ds.load(i)) for i in tqdm(range(len(ds)), desc="recordings", unit="rec", disable=not progress,
                                      leave=False)]
     return Loaded(ds, list(ds.rows), recs, ds.labels, spec)
 
