@@ -7,11 +7,13 @@ DEMO_DATA ?= data/demo
 DEMO_RUN  ?= runs/demo
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test clean-demo help
+.PHONY: venv demo test leakage pi-check clean-demo help
 
 help:
 	@echo "make demo   - virtualenv + install, then synth -> train -> export -> bench -> recognize on demo data"
 	@echo "make test   - run the test suite (what .ci/run calls)"
+	@echo "make leakage - the seed's augment-then-split next to signedge's split, on the demo data"
+	@echo "make pi-check - install [edge] into an emulated Raspberry Pi 4/5 and recognize a real video there"
 	@echo "make venv   - only create $(VENV) and install signedge[train,mediapipe,dev]"
 
 venv: $(STAMP)
@@ -28,8 +30,43 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -c "import cv2, tensorflow, mediapipe, ai_edge_litert, onnxruntime; print('environment ready: cv2', cv2.__version__)"
 	touch $(STAMP)
 
+# A test-split recording of the demo data (signers synth-03 and synth-05 are held out with the default seed).
+DEMO_SAMPLE ?= $(DEMO_DATA)/recordings/수학/synth-03-수학-01.npz
+
 demo: $(STAMP)
 	$(BIN)/sign-synth $(DEMO_DATA) --force
+	$(BIN)/sign-train $(DEMO_DATA) -o $(DEMO_RUN) --force
+	$(BIN)/export-tflite $(DEMO_RUN)
+	$(BIN)/sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --source $(DEMO_SAMPLE) --json
+
+# The seed's mistake next to ours, on the demo data: the table in the README.
+leakage: $(STAMP)
+	$(BIN)/sign-synth $(DEMO_DATA) --force
+	$(BIN)/sign-train $(DEMO_DATA) -o runs/leakage --audit-leakage --force
+
+# Device check on an emulated Raspberry Pi (needs root and ../shared/tools/pi-emu; not part of CI:
+# emulation is slow and its times say nothing about Pi speed).
+PI_EMU   ?= ../shared/tools/pi-emu
+PI_ROOT  ?= /var/tmp/pi-root
+PI_VIDEO ?= $(abspath ../shared/data/ksl-expert-videos/가족__남편.mp4)
+PI_TASK  ?= $(abspath ../shared/models/hand_landmarker.task)
+PI_RUN   = PI_EMU_BINDS="$(abspath ../shared)" $(PI_EMU)/run.sh $(PI_ROOT)
+PI_RECOGNIZE = sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --hand-model $(PI_TASK) \
+	--source $(PI_VIDEO) --json --threshold 0 --threads 4
+
+pi-check: $(DEMO_RUN)/export/model_int8.tflite
+	$(PI_EMU)/setup.sh $(PI_ROOT)
+	$(PI_EMU)/install.sh $(PI_ROOT) "$(CURDIR)[edge]"
+	@echo "== Pi 4 (cortex-a72): litert landmarks, int8 model, no tensorflow, no mediapipe"
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) python3 -c "import edge_runtime.cli.recognize, sys; assert 'tensorflow' not in sys.modules and 'mediapipe' not in sys.modules; print('imports ok')"
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
+	$(PI_EMU)/install.sh $(PI_ROOT) mediapipe==1.2.3
+	@echo "== Pi 5 (cortex-a76): litert, then mediapipe landmarks"
+	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
+	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE) --landmarks mediapipe
+
+$(DEMO_RUN)/export/model_int8.tflite:
+	$(MAKE) demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
