@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import exit_code
 
 from edge_runtime.dataset import Dataset, DatasetInfo, Recording, write_dataset
 from train.audit import AuditConfig, audit, best_permutation, describe_permutation, main
@@ -74,12 +75,6 @@ def make_dataset(folder: Path, recs: list[Recording]) -> Path:
     return folder
 
 
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    return int(exit_info.value.code)
-
-
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -88,7 +83,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_synthetic_swap_and_missing_handshape_are_found(tmp_path, capsys):
     data = make_dataset(tmp_path / "synth", synthetic_people(swap=("fist", "ily"), swapped="p2", no_ily="p4"))
     out = tmp_path / "report"
-    assert run_cli([str(data), "--out", str(out), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "p2" in printed and "permuted fist↔ily" in printed
 
@@ -124,13 +119,13 @@ def test_audit_is_deterministic_and_never_touches_the_data(tmp_path):
     data = make_dataset(tmp_path / "synth", synthetic_people(n_people=4, per_label=4, swap=("open", "fist"),
                                                              swapped="p1"))
     before = {p: p.stat().st_mtime_ns for p in data.rglob("*")}
-    assert run_cli([str(data), "--out", str(tmp_path / "a"), "--no-progress"]) == 0
-    assert run_cli([str(data), "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--out", str(tmp_path / "b"), "--no-progress"]) == 0
     for name in ("audit.md", "recordings.csv", "people.csv", "flagged.txt"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert {p: p.stat().st_mtime_ns for p in data.rglob("*")} == before
     # the default report folder sits beside the dataset, never inside it
-    assert run_cli([str(data), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--no-progress"]) == 0
     assert (tmp_path / "synth-audit" / "audit.md").is_file()
 
 
@@ -150,7 +145,7 @@ def test_library_result_is_typed(tmp_path):
 def test_person_less_dataset_is_audited_by_recording(tmp_path, capsys):
     data = make_dataset(tmp_path / "anon", synthetic_people(n_people=3, per_label=4, signers=False))
     out = tmp_path / "report"
-    assert run_cli([str(data), "--out", str(out), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "no signers: by recording only" in printed
     assert "audited by recording only" in (out / "audit.md").read_text(encoding="utf-8")
@@ -187,7 +182,7 @@ def test_bad_inputs_give_one_line_and_no_report(tmp_path, capsys, case):
     elif case == "bad-folds":
         make_dataset(data, synthetic_people(n_people=3, per_label=2))
         args += ["--folds", "1"]
-    assert run_cli(args) == 2
+    assert exit_code(main, args) == 2
     err = capsys.readouterr().err
     assert err.startswith("sign-audit: error:") and expected in err and err.count("\n") == 1, err
     assert not (tmp_path / "report").exists()
@@ -225,7 +220,7 @@ def real_six(shared_dir: Path, tmp_path_factory) -> tuple[Path, str]:
 def test_real_people_one_swapped_person_is_found(real_six, tmp_path, capsys):
     data, swapped = real_six
     out = tmp_path / "report"
-    assert run_cli([str(data), "--out", str(out), "--no-progress"]) == 0
+    assert exit_code(main, [str(data), "--out", str(out), "--no-progress"]) == 0
     assert swapped in capsys.readouterr().out
     people = {row["signer"]: row for row in read_csv(out / "people.csv")}
     assert sorted(people) == sorted(CLEAN_PEOPLE)

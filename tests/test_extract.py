@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import exit_code, need
 
 from edge_runtime.dataset import Dataset, read_manifest
 from edge_runtime.errors import DatasetError
 from edge_runtime.files import sha256_file
 from train.extract import ExtractConfig, format_table, main, plan_jobs
-
-
-def need(module: str) -> None:
-    """Skip unless ``module`` is installed; found without importing it (mediapipe would pull in TensorFlow)."""
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs the {module} package")
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    return int(done.value.code)
 
 
 def write_blank_video(path: Path, frames: int = 8) -> Path:
@@ -62,7 +50,7 @@ def test_all_shared_ksl_videos_become_31_recordings_with_hands(
     args = [str(video_dir), str(out), "--manifest", str(video_dir / "manifest.csv"), "--landmarks", "mediapipe",
             "--hand-model", str(hand_task), "--workers", "2", "--max-width", "640", "--signer", "expert",
             "--no-progress"]
-    assert run_cli(args) == 0
+    assert exit_code(main, args) == 0
     report = capsys.readouterr().out
     with capsys.disabled():
         print("\n" + report)  # the summary figure, shown with pytest -s
@@ -89,7 +77,7 @@ def test_all_shared_ksl_videos_become_31_recordings_with_hands(
 
     # A second run finds every recording in place and redoes nothing.
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")}
-    assert run_cli(args) == 0
+    assert exit_code(main, args) == 0
     assert "0 new, 31 kept" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.npz")} == before
 
@@ -115,7 +103,7 @@ def test_failed_videos_are_reported_and_the_good_ones_kept(
     else:
         need("edge_runtime.landmarks.litert")
     out = tmp_path / "out"
-    code = run_cli([str(mixed_folder), str(out), "--label-from", "stem-suffix", "--landmarks", backend,
+    code = exit_code(main, [str(mixed_folder), str(out), "--label-from", "stem-suffix", "--landmarks", backend,
                     "--hand-model", str(hand_task), "--workers", "2", "--max-width", "640", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 1
@@ -139,7 +127,7 @@ def test_a_folder_without_videos_is_one_line_and_leaves_nothing(tmp_path: Path, 
     (empty / "hello").mkdir(parents=True)
     (empty / "hello" / "notes.txt").write_text("not a video")
     out = tmp_path / "out"
-    assert run_cli([str(empty), str(out), "--hand-model", str(hand_task)]) == 2
+    assert exit_code(main, [str(empty), str(out), "--hand-model", str(hand_task)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sign-extract: error:") and "no videos found" in err and len(err.splitlines()) == 1
     assert not out.exists()
@@ -149,10 +137,10 @@ def test_no_hand_model_anywhere_is_one_line(tmp_path: Path, monkeypatch: pytest.
                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no bundle from sign-models there
     write_blank_video(tmp_path / "videos" / "hello" / "a.mp4")
-    assert run_cli([str(tmp_path / "videos"), str(tmp_path / "out")]) == 2
+    assert exit_code(main, [str(tmp_path / "videos"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no hand model" in err and "sign-models" in err and str(tmp_path / "cache") in err
-    assert run_cli([str(tmp_path / "videos"), str(tmp_path / "out"), "--hand-model", str(tmp_path / "x.task")]) == 2
+    assert exit_code(main, [str(tmp_path / "videos"), str(tmp_path / "out"), "--hand-model", str(tmp_path / "x.task")]) == 2
     assert "hand model file not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -198,7 +186,7 @@ def test_a_dataset_from_another_backend_is_not_mixed(mediapipe_installed: None, 
     out = tmp_path / "out"
     out.mkdir()
     (out / "dataset.json").write_text(json.dumps({"landmark_backend": "litert", "landmark_model_sha256": "ab" * 32}))
-    assert run_cli([str(tmp_path / "videos"), str(out), "--landmarks", "mediapipe", "--hand-model",
+    assert exit_code(main, [str(tmp_path / "videos"), str(out), "--landmarks", "mediapipe", "--hand-model",
                     str(hand_task)]) == 2
     assert "features would not match" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["dataset.json"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import exit_code
 
 from edge_runtime.dataset import Dataset
 from train.importers import main
@@ -34,17 +35,11 @@ def make_mpdata(root: Path, labels=("hello", "thanks"), recordings: int = 2, fac
     return root
 
 
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    return int(exit_info.value.code)
-
-
 @pytest.mark.parametrize("face", [True, False], ids=["1662-values", "258-values"])
 def test_mpdata_folder_becomes_a_dataset(tmp_path, face, capsys):
     src = make_mpdata(tmp_path / "MP_Data", face=face)
     out = tmp_path / "alice"
-    assert run_cli(["mpdata", str(src), str(out), "--signer", "alice"]) == 0
+    assert exit_code(main, ["mpdata", str(src), str(out), "--signer", "alice"]) == 0
     assert "imported 4 recordings of 2 labels" in capsys.readouterr().out
     ds = Dataset(out)
     assert ds.labels == ["hello", "thanks"] and {r.signer for r in ds.rows} == {"alice"}
@@ -62,19 +57,19 @@ def test_mpdata_folder_becomes_a_dataset(tmp_path, face, capsys):
 def test_bad_mpdata_layouts_name_the_file(tmp_path, capsys):
     src = make_mpdata(tmp_path / "a")
     np.save(src / "hello" / "0" / "3.npy", np.zeros(100))
-    assert run_cli(["mpdata", str(src), str(tmp_path / "out-a")]) == 2
+    assert exit_code(main, ["mpdata", str(src), str(tmp_path / "out-a")]) == 2
     err = capsys.readouterr().err
     assert "3.npy: frame has 100 values" in err and err.count("\n") == 1
     assert not (tmp_path / "out-a").exists()
 
     src = make_mpdata(tmp_path / "b")
     (src / "thanks" / "1" / "2.npy").unlink()
-    assert run_cli(["mpdata", str(src), str(tmp_path / "out-b")]) == 2
+    assert exit_code(main, ["mpdata", str(src), str(tmp_path / "out-b")]) == 2
     assert "missing frame(s) 2.npy" in capsys.readouterr().err
 
     src = make_mpdata(tmp_path / "c")
     (src / "empty").mkdir()
-    assert run_cli(["mpdata", str(src), str(tmp_path / "out-c")]) == 2
+    assert exit_code(main, ["mpdata", str(src), str(tmp_path / "out-c")]) == 2
     assert "empty: empty label folder" in capsys.readouterr().err
 
 
@@ -83,17 +78,17 @@ def test_existing_output_is_kept_without_force(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    assert run_cli(["mpdata", str(src), str(out)]) == 2
+    assert exit_code(main, ["mpdata", str(src), str(out)]) == 2
     assert "--force" in capsys.readouterr().err and (out / "keep.txt").exists()
 
 
 def test_person_npz_missing_array_or_wrong_shape_is_one_line(tmp_path, capsys):
     np.savez(tmp_path / "p.npz", left_hand=np.zeros((2, 5, 21, 3)), labels=np.array(["a", "b"]))
-    assert run_cli(["npz", str(tmp_path / "p.npz"), str(tmp_path / "o1")]) == 2
+    assert exit_code(main, ["npz", str(tmp_path / "p.npz"), str(tmp_path / "o1")]) == 2
     assert "p.npz: missing array 'right_hand'" in capsys.readouterr().err
     np.savez(tmp_path / "q.npz", left_hand=np.zeros((2, 5, 21, 2)), right_hand=np.zeros((2, 5, 21, 2)),
              labels=np.array(["a", "b"]))
-    assert run_cli(["npz", str(tmp_path / "q.npz"), str(tmp_path / "o2")]) == 2
+    assert exit_code(main, ["npz", str(tmp_path / "q.npz"), str(tmp_path / "o2")]) == 2
     assert "q.npz: left_hand/right_hand must both be [N, T, 21, 3]" in capsys.readouterr().err
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
@@ -101,7 +96,7 @@ def test_person_npz_missing_array_or_wrong_shape_is_one_line(tmp_path, capsys):
 def test_shared_asl_people_import(shared_dir, tmp_path):
     files = sorted((shared_dir / "data" / "asl-mpdata").glob("*.npz"))[:2]
     out = tmp_path / "asl"
-    assert run_cli(["npz", *map(str, files), str(out)]) == 0
+    assert exit_code(main, ["npz", *map(str, files), str(out)]) == 0
     ds = Dataset(out)
     assert {r.signer for r in ds.rows} == {f.stem for f in files}
     assert ds.labels == ["hello", "iloveyou", "thanks"] and ds.info.coord_frame == "image"
@@ -112,7 +107,7 @@ def test_shared_asl_people_import(shared_dir, tmp_path):
 def test_shared_ksl_views_of_one_performance_share_a_group(shared_dir, tmp_path):
     src = shared_dir / "data" / "ksl-aihub-keypoints" / "REAL01.npz"
     out = tmp_path / "ksl"
-    assert run_cli(["npz", str(src), str(out)]) == 0
+    assert exit_code(main, ["npz", str(src), str(out)]) == 0
     ds = Dataset(out)
     assert ds.info.coord_frame == "shoulder"
     groups: dict[str, set[str]] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import zipfile
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import need
 
 from edge_runtime.errors import ModelError
 from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
@@ -17,12 +17,6 @@ from edge_runtime.landmarks.mediapipe_tasks import assign_slots
 from edge_runtime.spec import LEFT, RIGHT
 
 WRIST, THUMB_TIP, PINKY_TIP = 0, 4, 20
-
-
-def need(module: str) -> None:
-    """Skip unless ``module`` is installed; found without importing it (mediapipe would pull in TensorFlow)."""
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs the {module} package")
 
 
 def test_hands_go_to_the_slot_their_label_names_and_a_duplicate_label_is_not_dropped() -> None:

@@ -10,23 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import exit_code
+from test_recognizer import Demo, demo  # noqa: F401  (the session fixture: tiny trained model + recordings)
 
 from edge_runtime.cli.recognize import main
 from edge_runtime.dataset import Recording, load_recording, save_recording
 from edge_runtime.model_info import read_model_info, sidecar_path
-from test_recognizer import Demo, demo  # noqa: F401  (the session fixture: tiny trained model + recordings)
 
 REPO = Path(__file__).resolve().parents[1]
 EVENT_KEYS = {"label", "confidence", "known", "start_s", "end_s", "top3", "frames", "hand_frames", "landmarks_ms",
               "inference_ms", "reason"}
 
 pytestmark = pytest.mark.slow
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    return int(exit_info.value.code)
 
 
 def run_subprocess(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -37,7 +32,7 @@ def run_subprocess(code: str, env: dict[str, str] | None = None) -> subprocess.C
 def test_json_line_per_recognised_sign(demo: Demo, capsys):
     for path in demo.held_out[:3]:
         rec = load_recording(path)
-        assert run_cli(["--model", str(demo.models["int8"]), "--source", str(path), "--json"]) == 0
+        assert exit_code(main, ["--model", str(demo.models["int8"]), "--source", str(path), "--json"]) == 0
         out, err = capsys.readouterr()
         [line] = out.splitlines()
         event = json.loads(line)
@@ -56,7 +51,7 @@ def test_json_line_per_recognised_sign(demo: Demo, capsys):
 
 def test_readable_lines_and_onnx(demo: Demo, capsys):
     rec = load_recording(demo.held_out[1])
-    assert run_cli(["--model", str(demo.models["onnx"]), "--source", str(demo.held_out[1])]) == 0
+    assert exit_code(main, ["--model", str(demo.models["onnx"]), "--source", str(demo.held_out[1])]) == 0
     out, err = capsys.readouterr()
     [line] = out.splitlines()
     assert f"  {rec.label}  " in line and "frames" in line and "inference" in line
@@ -67,7 +62,7 @@ def test_a_recording_without_hands_prints_nothing_and_says_so(demo: Demo, tmp_pa
     empty = tmp_path / "empty.npz"
     save_recording(empty, Recording(np.zeros((45, 2, 21, 3)), np.zeros((45, 2), bool), "none", 30.0, "empty"))
     # a run that worked but saw no hands is not an error: stdout stays empty, stderr says why
-    assert run_cli(["--model", str(demo.models["float"]), "--source", str(empty), "--json"]) == 0
+    assert exit_code(main, ["--model", str(demo.models["float"]), "--source", str(empty), "--json"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and "no hands were found in any of the 45 frames" in err
 
@@ -108,12 +103,12 @@ def test_bad_inputs_are_one_line_and_a_non_zero_exit(demo: Demo, tmp_path, capsy
                                      "--hand-model is required"),
     }
     for name, (args, message) in cases.items():
-        assert run_cli(args) == 2, name
+        assert exit_code(main, args) == 2, name
         out, err = capsys.readouterr()
         assert out == "", name
         assert err.count("\n") == 1 and err.startswith("sign-recognize: error: ") and message in err, (name, err)
 
-    assert run_cli(["--model", str(demo.models["float"]), "--source", source, "--threshold", "1.5"]) == 2
+    assert exit_code(main, ["--model", str(demo.models["float"]), "--source", source, "--threshold", "1.5"]) == 2
     assert "threshold must be within 0..1" in capsys.readouterr().err
 
 
@@ -148,6 +143,7 @@ def test_show_without_a_display_warns_once_and_runs_headless(demo: Demo, display
         env["DISPLAY"] = display
     code = f"""
 from edge_runtime.cli.recognize import main
+from helpers import exit_code
 main(["--model", {str(demo.models["float"])!r}, "--source", {str(demo.held_out[2])!r}, "--show", "--json"])
 """
     result = run_subprocess(code, env)
@@ -171,7 +167,7 @@ def test_camera_that_does_not_exist_and_unreadable_video(demo: Demo, capture, tm
     not_video.write_text("just text")
     for source, message in (("57", "camera 57: cannot open it"), (str(not_video), "cannot open as a video"),
                             (str(tmp_path / "gone.mp4"), "video file not found")):
-        assert run_cli(["--model", str(demo.models["float"]), "--source", source,
+        assert exit_code(main, ["--model", str(demo.models["float"]), "--source", source,
                         "--hand-model", str(hand_model)]) == 2
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1 and message in err, err
@@ -190,7 +186,7 @@ def _black_video(path: Path, frames: int = 20) -> Path:
 def test_video_without_hands_and_a_real_ksl_video(demo: Demo, capture, hand_task, ksl_videos, tmp_path, capsys):
     pytest.importorskip("edge_runtime.landmarks.litert", reason="needs the LiteRT landmark backend")
     black = _black_video(tmp_path / "black.mp4")
-    assert run_cli(["--model", str(demo.models["float"]), "--source", str(black), "--hand-model", str(hand_task),
+    assert exit_code(main, ["--model", str(demo.models["float"]), "--source", str(black), "--hand-model", str(hand_task),
                     "--json"]) == 0
     out, err = capsys.readouterr()
     assert out == "" and "no hands were found in any of the 20 frames" in err and "(320x240)" in err
@@ -198,7 +194,7 @@ def test_video_without_hands_and_a_real_ksl_video(demo: Demo, capture, hand_task
     # one word per video: one segment each, also where the signer holds the sign, then drops the hands (동생)
     for word, frames in (("남편", 65), ("동생", 161)):
         video = next(v for v in ksl_videos if v.stem.endswith(f"__{word}"))
-        assert run_cli(["--model", str(demo.models["int8"]), "--source", str(video), "--hand-model", str(hand_task),
+        assert exit_code(main, ["--model", str(demo.models["int8"]), "--source", str(video), "--hand-model", str(hand_task),
                         "--max-width", "480", "--json", "--threshold", "0"]) == 0
         out, err = capsys.readouterr()
         # the tiny synthetic model does not know KSL words: this checks the pipeline and the cut, not the word
@@ -211,8 +207,8 @@ def test_first_ctrl_c_finishes_the_sign_and_the_summary(demo: Demo):
     """On a device the user stops a live run with Ctrl-C (systemd with SIGTERM): the open sign is still reported."""
     import signal
 
-    from edge_runtime.cli.recognize import stop_on_signal
     from edge_runtime.classifier import load_classifier
+    from edge_runtime.cli.recognize import stop_on_signal
     from edge_runtime.recognizer import Recognizer
     from edge_runtime.replay import RecordingReplay
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from pathlib import Path
@@ -10,24 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import exit_code, need
 
 from edge_runtime.capture import CameraSource, VideoFileSource
 from edge_runtime.dataset import Dataset, read_manifest
 from edge_runtime.landmarks import open_backend
 from train.extract import BackendSettings
 from train.record import RecordConfig, Session, main
-
-
-def need(module: str) -> None:
-    """Skip unless ``module`` is installed; found without importing it (mediapipe would pull in TensorFlow)."""
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs the {module} package")
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    return int(done.value.code)
 
 
 def ksl_frames(ksl_videos: list[Path], names: list[str], size: tuple[int, int] = (640, 360)) -> list[np.ndarray]:
@@ -62,7 +50,7 @@ def test_a_video_is_cut_into_samples_and_later_sessions_merge(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     out = tmp_path / "mine"
     common = ["--source", str(session_video), "--landmarks", "mediapipe", "--hand-model", str(hand_task)]
-    assert run_cli([str(out), "--word", "남편", "--samples", "2", "--seconds", "2", "--signer", "kim", "--show",
+    assert exit_code(main, [str(out), "--word", "남편", "--samples", "2", "--seconds", "2", "--signer", "kim", "--show",
                     *common]) == 0
     captured = capsys.readouterr()
     assert "--show: no display" in captured.err and "recording headless" in captured.err
@@ -79,7 +67,7 @@ def test_a_video_is_cut_into_samples_and_later_sessions_merge(
     assert ds.info.landmark_backend == "mediapipe"
 
     # Another session with another word: the manifest keeps the first session's rows.
-    assert run_cli([str(out), "--word", "오늘", "--samples", "1", "--seconds", "1", *common]) == 0
+    assert exit_code(main, [str(out), "--word", "오늘", "--samples", "1", "--seconds", "1", *common]) == 0
     capsys.readouterr()
     rows = read_manifest(out)
     assert [(r.label, r.frames) for r in rows] == [("남편", 60), ("남편", 60), ("오늘", 30)]
@@ -95,7 +83,7 @@ def test_a_sample_without_hands_is_not_saved(hand_task: Path, tmp_path: Path,
         writer.write(np.full((64, 96, 3), 10 * k, np.uint8))
     writer.release()
     out = tmp_path / "out"
-    assert run_cli([str(out), "--word", "hello", "--source", str(blank), "--samples", "1", "--seconds", "1",
+    assert exit_code(main, [str(out), "--word", "hello", "--source", str(blank), "--samples", "1", "--seconds", "1",
                     "--landmarks", "mediapipe", "--hand-model", str(hand_task)]) == 1
     captured = capsys.readouterr()
     assert "sample 1/1: 10 frames, no hand seen: not saved" in captured.err
@@ -115,7 +103,7 @@ def test_bad_requests_are_one_line_before_anything_is_written(session_video: Pat
         (["--word", "hello", "--source", str(tmp_path / "nope.mp4")], "video file not found"),
     ]
     for extra, message in cases:
-        assert run_cli([str(out), *base, *extra]) == 2
+        assert exit_code(main, [str(out), *base, *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert not out.exists()

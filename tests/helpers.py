@@ -1,0 +1,21 @@
+"""Small helpers the tests share (importable as ``helpers``: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Callable, Sequence
+
+import pytest
+
+
+def exit_code(main: Callable[[Sequence[str]], None], args: Sequence[str]) -> int:
+    """Run a console script's ``main`` as a user would and return its exit status."""
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return int(done.value.code)
+
+
+def need(module: str) -> None:
+    """Skip unless ``module`` is installed; found without importing it (mediapipe would pull in TensorFlow)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"needs the {module} package")
