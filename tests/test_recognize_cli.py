@@ -143,7 +143,6 @@ def test_show_without_a_display_warns_once_and_runs_headless(demo: Demo, display
         env["DISPLAY"] = display
     code = f"""
 from edge_runtime.cli.recognize import main
-from helpers import exit_code
 main(["--model", {str(demo.models["float"])!r}, "--source", {str(demo.held_out[2])!r}, "--show", "--json"])
 """
     result = run_subprocess(code, env)
