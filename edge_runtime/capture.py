@@ -11,7 +11,9 @@ camera in tests and on the host.
   newest frame: a consumer slower than the camera (landmarks on a Pi) drops
   frames instead of falling further and further behind the signer.
   Timestamps are the monotonic clock at the moment a frame was grabbed.
-- :func:`open_source` turns a command-line ``--source`` string into either.
+- :func:`open_source` turns a command-line ``--source`` string into either;
+  ``picam``/``picam:N`` opens a Raspberry Pi camera module through picamera2
+  (``edge_runtime.picam``), read by the same newest-frame thread.
 
 Both are context managers; ``close()`` releases the device or file. OpenCV is
 imported lazily so that this module costs nothing to import.
@@ -180,14 +182,17 @@ class CameraSource(_SourceBase):
 
     ``capture`` replaces ``cv2.VideoCapture(index)`` (any object with
     ``isOpened``, ``read``, ``set``, ``release``): tests use a fake one, and a
-    device can pass a GStreamer/libcamera capture it configured itself.
+    device can pass a GStreamer/libcamera capture it configured itself
+    (``edge_runtime.picam`` passes its picamera2 adapter). ``name`` is how
+    messages call the camera (default ``camera <index>``).
     """
 
     def __init__(self, index: int = 0, width: int | None = None, height: int | None = None,
                  max_width: int | None = None, *, capture: Any = None,
                  first_frame_timeout: float = CAMERA_FIRST_FRAME_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, name: str | None = None) -> None:
         self.index = index
+        self.name = name or f"camera {index}"
         self.max_width = max_width
         self._clock = clock
         if capture is None:
@@ -202,7 +207,7 @@ class CameraSource(_SourceBase):
                 capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # ask the driver not to queue stale frames either
         if not capture.isOpened():
             capture.release()
-            raise SourceError(f"camera {index}: cannot open it (no such camera, or it is busy)")
+            raise SourceError(f"{self.name}: cannot open it (no such camera, or it is busy)")
         self._cap = capture
         self._cond = threading.Condition()
         self._frame: np.ndarray | None = None
@@ -213,13 +218,13 @@ class CameraSource(_SourceBase):
         self.frames_read = 0  # frames the camera delivered
         self.frames_yielded = 0  # frames the consumer took; the difference was dropped
         self._start = clock()
-        self._thread = threading.Thread(target=self._reader, name=f"camera-{index}", daemon=True)
+        self._thread = threading.Thread(target=self._reader, name=self.name.replace(" ", "-"), daemon=True)
         self._thread.start()
         with self._cond:
             if not self._cond.wait_for(lambda: self._seq > 0 or self._error is not None, first_frame_timeout):
-                self._error = f"camera {index}: opened, but no frame arrived within {first_frame_timeout:g} s"
+                self._error = f"{self.name}: opened, but no frame arrived within {first_frame_timeout:g} s"
         if self._seq == 0:
-            message = self._error or f"camera {index}: no frame"
+            message = self._error or f"{self.name}: no frame"
             self.close()
             raise SourceError(message)
         self.width, self.height = scaled_size(self._frame.shape[1], self._frame.shape[0], max_width)
@@ -237,7 +242,7 @@ class CameraSource(_SourceBase):
                 failures += 1
                 if failures >= CAMERA_MAX_FAILED_READS:
                     with self._cond:
-                        self._error = f"camera {self.index}: stopped delivering frames"
+                        self._error = f"{self.name}: stopped delivering frames"
                         self._cond.notify_all()
                     return
                 time.sleep(0.01)
@@ -262,7 +267,7 @@ class CameraSource(_SourceBase):
                 if self._stopped.is_set():  # closed by the consumer
                     return
                 if self._seq <= seen:  # no new frame: the camera failed
-                    raise SourceError(self._error or f"camera {self.index}: stopped delivering frames")
+                    raise SourceError(self._error or f"{self.name}: stopped delivering frames")
                 frame, stamp, seen = self._frame, self._stamp, self._seq
                 self.frames_yielded += 1
             yield stamp, downscale(frame, self.max_width)
@@ -276,10 +281,21 @@ class CameraSource(_SourceBase):
         self._cap.release()
 
 
+def is_live(spec: str) -> bool:
+    """Whether ``--source`` names a live camera (an index, or ``picam``/``picam:N``) rather than a file."""
+    text = str(spec).strip()
+    return text.isdigit() or text.lower() == "picam" or text.lower().startswith("picam:")
+
+
 def open_source(spec: str, *, max_width: int | None = None, width: int | None = None,
                 height: int | None = None) -> VideoFileSource | CameraSource:
-    """``--source`` as typed: a number is a camera index (``0``), anything else a video file path."""
+    """``--source`` as typed: a number is a camera index (``0``), ``picam``/``picam:N`` a Raspberry Pi camera
+    module through picamera2, anything else a video file path."""
     text = str(spec).strip()
+    if text.lower() == "picam" or text.lower().startswith("picam:"):
+        from edge_runtime.picam import open_picam  # picamera2 is imported only when asked for
+
+        return open_picam(text, width=width, height=height, max_width=max_width)
     if text.isdigit():
         return CameraSource(int(text), width=width, height=height, max_width=max_width)
     return VideoFileSource(text, max_width=max_width)
