@@ -227,3 +227,25 @@ def test_first_ctrl_c_finishes_the_sign_and_the_summary(demo: Demo):
     assert signal.getsignal(signal.SIGINT) is before
     assert len(seen) == end - 5 and [e.reason for e in events] == ["end_of_stream"]
     assert events[0].label == rec.label
+
+
+def test_recognition_from_video_with_litert_landmarks_imports_neither_tensorflow_nor_mediapipe(
+        demo: Demo, hand_task, ksl_videos):
+    """The device's whole path (video → LiteRT landmarks → features → int8 classifier) on a real video."""
+    video = next(v for v in ksl_videos if v.name.endswith("남편.mp4"))
+    code = f"""
+import sys
+from edge_runtime.cli.recognize import main
+try:
+    main(["--model", {str(demo.models["int8"])!r}, "--source", {str(video)!r}, "--hand-model", {str(hand_task)!r},
+          "--landmarks", "litert", "--threshold", "0", "--json"])
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+heavy = [m for m in ("tensorflow", "keras", "mediapipe") if m in sys.modules]
+print("HEAVY:" + ",".join(heavy))
+"""
+    result = run_subprocess(code)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert events and events[0]["landmarks_ms"] > 0 and events[0]["hand_frames"] > 10
+    assert result.stdout.splitlines()[-1] == "HEAVY:"
