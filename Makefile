@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: venv demo test leakage pi-check clean-demo help
 
 help:
-	@echo "make demo   - virtualenv + install, then synth -> train -> export -> bench -> recognize on demo data"
+	@echo "make demo   - virtualenv + install, then synth -> train -> export -> recognize -> bench on demo data"
 	@echo "make test   - run the test suite (what .ci/run calls)"
 	@echo "make leakage - the seed's augment-then-split next to signedge's split, on the demo data"
 	@echo "make pi-check - install [edge] into an emulated Raspberry Pi 4/5 and recognize a real video there"
@@ -38,6 +38,7 @@ demo: $(STAMP)
 	$(BIN)/sign-train $(DEMO_DATA) -o $(DEMO_RUN) --force
 	$(BIN)/export-tflite $(DEMO_RUN)
 	$(BIN)/sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --source $(DEMO_SAMPLE) --json
+	$(BIN)/sign-bench $(DEMO_RUN) --quick
 
 # The seed's mistake next to ours, on the demo data: the table in the README.
 leakage: $(STAMP)

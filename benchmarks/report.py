@@ -1,0 +1,402 @@
+"""The benchmark's report: targets with PASS / MISS, table cells, and the Markdown, JSON and PNG files.
+
+One set of table cells feeds the terminal (rich), the Markdown file and the
+tests, so the three never disagree. Files are written atomically
+(``edge_runtime.files``): an interrupted run leaves no half report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmarks.bench import KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport
+from benchmarks.pipeline import PipelineRow
+from edge_runtime.files import atomic_path, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+MARKDOWN_FILE = "bench.md"
+JSON_FILE = "bench.json"
+PNG_FILE = "bench.png"
+
+# The issue's targets (#6, #9); measured by sign-bench, never asserted in unit tests.
+INT8_SPEEDUP = 5.0  # int8 TFLite at 1 thread vs the Keras tf.function call at 1 thread
+MIN_AGREEMENT = 0.99  # every exported format vs Keras
+MAX_ACCURACY_DROP = 0.01  # one point
+MIN_LANDMARK_FPS = 25.0  # landmark extraction at 640 px wide
+TARGET_WIDTH = "640"
+
+
+@dataclass
+class Target:
+    """One target line: what, the limit, what was measured, PASS / MISS / NOT MEASURED, and by how much."""
+
+    name: str
+    what: str
+    limit: str
+    measured: str
+    status: str  # PASS | MISS | NOT MEASURED
+    margin: str = ""
+
+    def line(self) -> str:
+        margin = f" ({self.margin})" if self.margin else ""
+        return f"{self.status:<12} {self.what}: {self.measured} (target {self.limit}){margin}"
+
+
+def _nan(v: float | None) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _speedup_target(report: ClassifierReport) -> Target:
+    what = "int8 vs Keras tf.function, 1 thread"
+    limit = f">= {INT8_SPEEDUP:g}x faster (p50)"
+    row = report.row("int8")
+    if 1 not in report.threads:
+        return Target("int8_speedup", what, limit, "1 thread not in --threads", "NOT MEASURED")
+    if row is None or not row.ok or 1 not in row.speedup:
+        why = row.note if row is not None and row.note else f"no {KERAS_FUNCTION} or int8 timing"
+        return Target("int8_speedup", what, limit, why, "NOT MEASURED")
+    value = row.speedup[1]
+    ok = value >= INT8_SPEEDUP
+    return Target("int8_speedup", what, limit, f"{value:.1f}x", "PASS" if ok else "MISS",
+                  f"{'above' if ok else 'short'} by {abs(value - INT8_SPEEDUP):.1f}x")
+
+
+def _agreement_targets(report: ClassifierReport) -> list[Target]:
+    keras = report.row(KERAS_PREDICT)
+    out = []
+    for row in report.rows:
+        if row.name in (KERAS_PREDICT, KERAS_FUNCTION):
+            continue
+        what = f"{row.name} vs Keras"
+        limit = f"agreement >= {MIN_AGREEMENT:.0%}, accuracy within {100 * MAX_ACCURACY_DROP:g} pt"
+        if not row.ok or keras is None or not keras.ok or _nan(row.agreement):
+            out.append(Target(f"{row.name}_agreement", what, limit, row.note or "Keras did not run",
+                              "NOT MEASURED"))
+            continue
+        drop = keras.accuracy - row.accuracy
+        ok = row.agreement >= MIN_AGREEMENT and drop <= MAX_ACCURACY_DROP + 1e-9
+        measured = f"{row.agreement:.1%} agree, accuracy {row.accuracy:.1%} vs {keras.accuracy:.1%}"
+        margins = [f"agreement {100 * (row.agreement - MIN_AGREEMENT) + 0.0:+.1f} pt over the limit",
+                   f"accuracy {round(-100 * drop, 1) + 0.0:+.1f} pt vs Keras"]
+        out.append(Target(f"{row.name}_agreement", what, limit, measured, "PASS" if ok else "MISS",
+                          ", ".join(margins)))
+    return out
+
+
+def _landmark_targets(rows: Sequence[PipelineRow]) -> list[Target]:
+    limit = f">= {MIN_LANDMARK_FPS:g} frames/s"
+    at_width = [r for r in rows if r.width == TARGET_WIDTH]
+    if not at_width:
+        return [Target("landmarks_640", f"landmark extraction at {TARGET_WIDTH} px wide", limit,
+                       "no pipeline run at 640 px", "NOT MEASURED")] if rows else []
+    out = []
+    for r in at_width:
+        threads = {"1": "1 thread", "default": "default threads"}.get(r.threads, f"{r.threads} threads")
+        what = f"landmarks {TARGET_WIDTH} px, {r.backend} {r.model}, {threads}"
+        name = f"landmarks_640_{r.backend}_{r.model}_{r.threads}"
+        if not r.ok or _nan(r.landmark_fps):
+            out.append(Target(name, what, limit, r.note or "not measured", "NOT MEASURED"))
+            continue
+        ok = r.landmark_fps >= MIN_LANDMARK_FPS
+        out.append(Target(name, what, limit, f"{r.landmark_fps:.1f} frames/s", "PASS" if ok else "MISS",
+                          f"{'above' if ok else 'short'} by {abs(r.landmark_fps - MIN_LANDMARK_FPS):.1f} frames/s"))
+    return out
+
+
+def evaluate_targets(classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow]) -> list[Target]:
+    """Every target of the issue, from this run's measurements."""
+    out = []
+    if classifier is not None:
+        out.append(_speedup_target(classifier))
+        out += _agreement_targets(classifier)
+    out += _landmark_targets(pipeline)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- cells
+
+def _f(v: float | None, spec: str, missing: str = "-") -> str:
+    return missing if _nan(v) else format(v, spec)
+
+
+def _size(n: int) -> str:
+    if not n:
+        return "-"
+    return f"{n / 1024:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
+
+
+def _ratio(v: float) -> str:
+    return f"{v:.1f}x" if v >= 0.95 else f"{v:.2g}x"
+
+
+def _ms(v: float | None) -> str:
+    """Milliseconds with the digits that matter from 10 µs to seconds."""
+    if _nan(v):
+        return "-"
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def classifier_cells(report: ClassifierReport) -> tuple[list[str], list[list[str]]]:
+    head = ["format", "runtime", "size", "load ms", "peak RSS MB", "+model MB", "accuracy", "macro-F1", "agree"]
+    for t in report.threads:
+        head += [f"p50/p95 ms {t}t", f"speed-up {t}t"]
+    head.append("note")
+    body = []
+    for r in report.rows:
+        cells = [r.name, r.runtime, _size(r.size_bytes), _f(r.load_ms, ".1f"), _f(r.peak_rss_mb, ".0f"),
+                 _f(r.model_rss_mb, ".1f"), _f(r.accuracy, ".1%"), _f(r.macro_f1, ".3f"), _f(r.agreement, ".1%")]
+        for t in report.threads:
+            lat = r.latency.get(t)
+            cells.append(f"{_ms(lat['p50_ms'])} / {_ms(lat['p95_ms'])}" if lat else "-")
+            cells.append(_ratio(r.speedup[t]) if t in r.speedup else "-")
+        cells.append(r.status.upper() + ": " + r.note if r.status != "ok" else r.note)
+        body.append(cells)
+    return head, body
+
+
+def pipeline_cells(rows: Sequence[PipelineRow]) -> tuple[list[str], list[list[str]]]:
+    head = ["width", "size", "backend", "model", "threads", "frames", "decode ms", "landmarks ms p50/p95",
+            "landmark fps", "features ms/sign", "inference ms/sign", "other ms", "fps", "signs", "sign->result ms"]
+    body = []
+    for r in rows:
+        if not r.ok:
+            body.append([r.width, r.size or "-", r.backend, r.model, r.threads] + ["-"] * 9
+                        + [f"{r.status.upper()}: {r.note}"])
+            continue
+        lat = r.latency
+        latency = (f"{lat['total_p50_ms']:.0f} ({lat['wait_p50_ms']:.0f}+{lat['compute_p50_ms']:.1f})"
+                   if lat else "-")
+        body.append([r.width, r.size, r.backend, r.model, r.threads, str(r.frames), _ms(r.decode["mean_ms"]),
+                     f"{_ms(r.landmarks['p50_ms'])} / {_ms(r.landmarks['p95_ms'])}", _f(r.landmark_fps, ".1f"),
+                     _ms(r.features.get("mean_ms")), _ms(r.inference.get("mean_ms")), _ms(r.other_ms_per_frame),
+                     _f(r.fps, ".1f"), f"{r.signs_timed}/{r.signs}", latency])
+    return head, body
+
+
+def target_cells(targets: Sequence[Target]) -> tuple[list[str], list[list[str]]]:
+    return ["status", "target", "limit", "measured", "by how much"], \
+        [[t.status, t.what, t.limit, t.measured, t.margin] for t in targets]
+
+
+# ----------------------------------------------------------------------------------------- writers
+
+CLASSIFIER_NOTES = [
+    "Latency: one sequence [T, F] per call (batch 1, as the device calls it), p50 / p95 over the timed calls "
+    "after one untimed pass over the held-out sequences (which gives accuracy) and the warm-up calls. Exported "
+    "files are timed through edge_runtime.classifier.Classifier.predict (quantise, invoke, read out), exactly "
+    "what the device calls.",
+    "Speed-up: the Keras tf.function p50 divided by the row's p50 at the same thread count.",
+    "Load: keras.models.load_model (tf.function: plus the first call, which traces) or load_classifier "
+    "(sidecar checks, interpreter, first invoke).",
+    "Memory: each row and thread count runs in a fresh Python process importing only its runtime. peak RSS = "
+    "the process's peak resident size (Linux VmHWM; runtime included: what a device process needs); +model = "
+    "peak minus the resident size just before loading the model. Load and memory are those of the first thread "
+    "count's process.",
+    "Agreement: share of held-out sequences whose most likely class equals Keras model.predict's.",
+]
+PIPELINE_NOTES = [
+    "Per pass: one video, fresh backend (tracking from the first frame); the first frame is the interpreters' "
+    "warm-up and is left out of per-frame figures and FPS. Rows pool every frame of every video.",
+    "Per frame (ms): decode = VideoFileSource read (+ downscale to the width), landmarks = backend.process, "
+    "other = segmenter and recogniser bookkeeping (wall time minus the stages). Per sign (ms): features = "
+    "FeatureSpec.model_input, inference = Classifier.predict. landmark fps = 1000 / mean landmarks ms (the "
+    "landmark stage alone, what the 25 fps target is about); fps = frames per wall-clock second, end to end. "
+    "OpenCV's video decoder may use several threads whatever the backend's thread count.",
+    "sign->result ms = total (wait+compute), each the median over signs: after each video its last frame is held "
+    "for --tail seconds (the signer holding still), so each sign ends as it would live. wait = what the segmenter "
+    "needs to see before a sign is over (hands_gone: measured, closing frame minus the last frame with hands; "
+    "rest: rest_s, by construction); compute = from the closing frame's arrival to the result (its landmarks, "
+    "segmentation, features, inference). signs = timed / found (a sign closed only by the end of the stream "
+    "has no defined wait).",
+    "MediaPipe Tasks exposes no thread setting: its rows use its own default. It cannot load the lite bundle.",
+    "The pipeline's classifier measures time only: its labels on these videos are not scored.",
+]
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
+             targets: Sequence[Target], machine_lines: Sequence[str]) -> str:
+    """The whole report as Markdown: command, machine, classifier table, targets, pipeline table, notes."""
+    parts = [f"# sign-bench: {data['run']}", "",
+             f"Command: `{data['command']}`  ", f"Created: {data['created']}", "", "## Machine", ""]
+    parts += [f"- {line}" for line in machine_lines]
+    if classifier is not None:
+        parts += ["", "## Classifier: every format on the same held-out sequences", "",
+                  f"Measured on the {classifier.measured_on} ({classifier.n} sequences); {classifier.calls} timed "
+                  f"calls per row and thread count after {classifier.warmup} warm-up calls.", "",
+                  _md_table(*classifier_cells(classifier)), ""]
+        parts += [f"- {note}" for note in CLASSIFIER_NOTES]
+    if targets:
+        parts += ["", "## Targets", "", _md_table(*target_cells(targets))]
+    if pipeline:
+        videos = data.get("videos", [])
+        parts += ["", "## Pipeline: per-stage time on real video", "",
+                  f"{len(videos)} video(s): {', '.join(Path(v).name for v in videos)}; classifier "
+                  f"`{Path(data.get('pipeline_model', '')).name}`.", "", _md_table(*pipeline_cells(pipeline)), ""]
+        parts += [f"- {note}" for note in PIPELINE_NOTES]
+    return "\n".join(parts) + "\n"
+
+
+def jsonable(value: Any) -> Any:
+    """Paths as strings, NaN as null, dataclasses as dicts: strict JSON."""
+    if hasattr(value, "to_dict"):
+        return jsonable(value.to_dict())
+    if isinstance(value, Target):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_STAGE_COLOURS = {"decode": "#8da0cb", "landmarks": "#fc8d62", "features + inference": "#66c2a5",
+                  "other": "#b3b3b3"}
+_RUNTIME_COLOURS = {"tensorflow": "#e78ac3", "litert": "#66c2a5", "onnxruntime": "#8da0cb"}
+
+
+def _label_offsets(points: list[tuple[float, float]]) -> list[int]:
+    """Vertical label offsets (points) so that labels of nearby markers stack instead of overlapping."""
+    placed: list[tuple[float, float, int]] = []
+    offsets = []
+    for x, y in points:
+        near = [k for px, py, k in placed if abs(math.log10(x) - math.log10(px)) < 0.5 and abs(y - py) < 2.0]
+        k = max(near) + 1 if near else 0
+        placed.append((x, y, k))
+        offsets.append(6 + 11 * k)
+    return offsets
+
+
+def _accuracy_panel(ax: Any, classifier: ClassifierReport) -> None:
+    threads = classifier.threads[0]
+    rows = sorted((r for r in classifier.rows if r.ok and threads in r.latency),
+                  key=lambda r: r.latency[threads]["p50_ms"])
+    points = [(r.latency[threads]["p50_ms"], 100 * r.accuracy) for r in rows]
+    for r, (x, y), dy in zip(rows, points, _label_offsets(points)):
+        colour = _RUNTIME_COLOURS.get(r.runtime, "grey")
+        ax.scatter([x], [y], s=70, color=colour, edgecolor="black", zorder=3)
+        ax.annotate(f"{r.name} ({_ms(x)} ms)", (x, y), textcoords="offset points", xytext=(6, dy), fontsize=9,
+                    arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6} if dy > 6 else None)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"p50 latency per sequence, ms ({threads} thread{'s' if threads > 1 else ''}, log scale)")
+    ax.set_ylabel("accuracy on the held-out test split, %")
+    ax.set_title(f"Classifier: latency vs accuracy ({classifier.n} held-out sequences)", fontsize=11)
+    if rows:
+        accs = [y for _, y in points]
+        ax.set_ylim(max(0.0, min(accs) - 10), min(100.0, max(accs) + 5) + 2)
+        xs = [x for x, _ in points]
+        ax.set_xlim(min(xs) / 3, max(xs) * 5)
+    for runtime, colour in _RUNTIME_COLOURS.items():
+        ax.scatter([], [], color=colour, edgecolor="black", label=runtime)
+    ax.legend(loc="lower right", fontsize=8, title="runtime", title_fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _stage_panel(ax: Any, rows: Sequence[PipelineRow]) -> None:
+    ok = [r for r in rows if r.ok]
+    labels = [f"{r.width + ' px' if r.width != 'native' else 'native'}  {r.backend} {r.model} "
+              f"{r.threads + 't' if r.threads.isdigit() else r.threads}" for r in ok]
+    stages = {"decode": [r.decode["mean_ms"] for r in ok], "landmarks": [r.landmarks["mean_ms"] for r in ok],
+              "features + inference": [r.features_ms_per_frame + r.inference_ms_per_frame for r in ok],
+              "other": [r.other_ms_per_frame for r in ok]}
+    left = [0.0] * len(ok)
+    ys = list(range(len(ok)))[::-1]
+    for stage, values in stages.items():
+        values = [0.0 if _nan(v) else v for v in values]
+        ax.barh(ys, values, left=left, color=_STAGE_COLOURS[stage], label=stage, edgecolor="white", height=0.7)
+        left = [a + b for a, b in zip(left, values)]
+    for y, total, r in zip(ys, left, ok):
+        ax.text(total + 0.3, y, f"{r.fps:.0f} fps", va="center", fontsize=8)
+    ax.axvline(1000.0 / MIN_LANDMARK_FPS, color="red", linestyle="--", linewidth=1)
+    ax.text(1000.0 / MIN_LANDMARK_FPS, len(ok) - 0.4, f" {MIN_LANDMARK_FPS:g} fps ({1000 / MIN_LANDMARK_FPS:g} ms)",
+            color="red", fontsize=8, va="bottom")
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_xlabel("ms per frame (mean); features + inference spread over the frames of a sign")
+    ax.set_title("Pipeline: where a frame's time goes", fontsize=11)
+    ax.set_xlim(0, max(left + [1000.0 / MIN_LANDMARK_FPS]) * 1.2)
+    ax.set_ylim(-0.7, len(ok) + 0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def write_plot(path: Path, classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
+               machine: str) -> bool:
+    """Latency vs accuracy per format, and the per-stage breakdown per backend and width, as one PNG.
+
+    Returns False (and writes nothing) when there is nothing to plot.
+    """
+    panels = [p for p in ("classifier", "pipeline")
+              if (p == "classifier" and classifier is not None) or (p == "pipeline" and any(r.ok for r in pipeline))]
+    if not panels:
+        return False
+    try:
+        plt = _pyplot()
+    except ImportError:  # a device installed without the train extra: the tables still tell everything
+        log.warning("matplotlib is not installed: no %s (pip install matplotlib)", path.name)
+        return False
+    height = max(4.5, 0.35 * sum(r.ok for r in pipeline) + 1.5) if "pipeline" in panels else 4.5
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), height), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "classifier":
+            assert classifier is not None
+            _accuracy_panel(ax, classifier)
+        else:
+            _stage_panel(ax, pipeline)
+    fig.suptitle(f"sign-bench on {machine}", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return True
+
+
+def _machine_title(machine: dict[str, Any]) -> str:
+    if not machine:
+        return "this machine"
+    return (f"{machine.get('cpu', '?')} ({machine.get('arch', '?')}, {machine.get('usable_cores', '?')} cores), "
+            f"Python {machine.get('python', '?')}, {machine.get('tflite_runtime', '?')}")
+
+
+def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport | None,
+                 pipeline: Sequence[PipelineRow], targets: Sequence[Target],
+                 machine_lines: Sequence[str]) -> list[Path]:
+    """bench.png, bench.md and bench.json in ``out`` (the JSON last: it marks a complete report); the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if write_plot(out / PNG_FILE, classifier, pipeline, _machine_title(data.get("machine", {}))):
+        written.append(out / PNG_FILE)
+    else:
+        (out / PNG_FILE).unlink(missing_ok=True)  # a plot from an earlier run must not pass for this one's
+    write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines))
+    written.append(out / MARKDOWN_FILE)
+    payload = {**data, "classifier": classifier, "pipeline": list(pipeline), "targets": list(targets),
+               "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES}}
+    write_json(out / JSON_FILE, jsonable(payload))
+    written.append(out / JSON_FILE)
+    return written
