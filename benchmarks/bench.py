@@ -49,6 +49,7 @@ import numpy as np
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.files import sha256_file
 from edge_runtime.spec import FeatureSpec
+from export.source import read_run_json
 
 log = logging.getLogger(__name__)
 
@@ -188,15 +189,6 @@ class BenchRun:
         return f"held-out test split of the run: {len(self.test_files)} recordings"
 
 
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise ModelError(f"{path.parent}: no {path.name} ({what}; is this a run folder written by sign-train?)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(f"{path}: not valid JSON ({err})") from err
-
-
 def read_run(folder: str | Path, dataset: str | Path | None = None) -> BenchRun:
     """The run's labels, card, spec, dataset and test split; every problem is one ``SignedgeError`` line."""
     folder = Path(folder)
@@ -204,10 +196,10 @@ def read_run(folder: str | Path, dataset: str | Path | None = None) -> BenchRun:
         raise ModelError(f"{folder}: run folder not found")
     if not (folder / MODEL_FILE).is_file():
         raise ModelError(f"{folder}: no {MODEL_FILE} (train one with sign-train)")
-    labels = _read_json(folder / LABELS_FILE, "the class names in output order")
+    labels = read_run_json(folder / LABELS_FILE, "the class names in output order")
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
         raise ModelError(f"{folder / LABELS_FILE}: must be a JSON list of at least 2 class names")
-    card = _read_json(folder / CARD_FILE, "the model card")
+    card = read_run_json(folder / CARD_FILE, "the model card")
     if not isinstance(card, dict) or "spec" not in card:
         raise ModelError(f"{folder / CARD_FILE}: not a model card with a feature spec ('spec')")
     spec = FeatureSpec.from_dict(card["spec"])

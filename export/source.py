@@ -57,7 +57,8 @@ class TrainedRun:
         return info if isinstance(info, dict) else {}
 
 
-def _read_json(path: Path, what: str) -> Any:
+def read_run_json(path: Path, what: str) -> Any:
+    """A JSON file of a run folder, or one ModelError line saying which and why."""
     if not path.is_file():
         raise ModelError(f"{path.parent}: no {path.name} ({what}; is this a run folder written by sign-train?)")
     try:
@@ -67,7 +68,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _read_labels(path: Path) -> list[str]:
-    labels = _read_json(path, "the class names in output order")
+    labels = read_run_json(path, "the class names in output order")
     if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
         raise ModelError(f"{path}: must be a JSON list of non-empty class names")
     if len(labels) < 2:
@@ -138,7 +139,7 @@ def load_run(folder: str | Path, dataset: str | Path | None = None) -> TrainedRu
             " (train one with sign-train)"
         raise ModelError(f"{folder}: no {MODEL_FILE}{hint}")
     labels = _read_labels(folder / LABELS_FILE)
-    card = _read_json(folder / CARD_FILE, "the model card")
+    card = read_run_json(folder / CARD_FILE, "the model card")
     if not isinstance(card, dict):
         raise ModelError(f"{folder / CARD_FILE}: not a model card (expected a JSON object)")
     if "spec" not in card:
