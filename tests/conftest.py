@@ -31,3 +31,9 @@ def ksl_videos(shared_dir: Path) -> list[Path]:
     if not videos:
         pytest.skip("needs the shared KSL videos")
     return videos
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never see (or write) the user's ~/.cache/signedge: no hand model is installed unless a test does it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from edge_runtime.capture import is_live
 from edge_runtime.classifier import Classifier, load_classifier
 from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.cli.models import default_hand_model
 from edge_runtime.errors import ModelError, SourceError
 from edge_runtime.landmarks import BACKENDS, LandmarkBackend, open_backend
 from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--landmarks", choices=BACKENDS, default="litert",
                    help="hand landmark backend for camera and video sources")
     p.add_argument("--hand-model", type=Path, default=None,
-                   help="hand landmarker .task bundle (required for camera and video; get one with sign-models)")
+                   help="hand landmarker .task bundle for camera and video (default: the one sign-models installed in "
+                        "~/.cache/signedge, if any)")
     p.add_argument("--threads", type=int, default=None, help="threads for the classifier and landmark interpreters (unset: the runtime's choice)")
     p.add_argument("--max-width", type=int, default=640, help="downscale wider frames to this width (0: never)")
     p.add_argument("--show", action="store_true", help="draw landmarks, the word and FPS in a window")
@@ -236,6 +238,8 @@ def _start_web_view(stack: contextlib.ExitStack, config: WebConfig, clf: Classif
 def _main(argv: Sequence[str] | None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
+    if args.hand_model is None:
+        args.hand_model = default_hand_model()  # where sign-models puts it, if it did
     setup_logging(args.verbose)
     config = config_from_args(args)
     web_config = web_config_from_args(args)
