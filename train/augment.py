@@ -50,11 +50,17 @@ OPS = ("speed", "jitter", "shift", "scale", "rotate")
 
 @dataclass(frozen=True)
 class Raw:
-    """The part of a recording augmentation works on: landmarks [N,2,21,3], present [N,2], aspect."""
+    """The part of a recording augmentation works on: landmarks [N,2,21,3], present [N,2], aspect.
+
+    ``reference`` (optional) holds fixed body points [K, 3] in the landmarks' coordinates (e.g. the two
+    shoulders) for experiments with a body reference; only ``mirror`` moves them (the other ops change
+    the hands relative to the body, which is the variation they stand for).
+    """
 
     landmarks: np.ndarray
     present: np.ndarray
     aspect: float = 1.0
+    reference: np.ndarray | None = None
 
     @classmethod
     def of(cls, rec: Recording) -> "Raw":
@@ -217,11 +223,15 @@ def mirror(raw: Raw) -> Raw:
     and makes mirror(mirror(r)) == r.
     """
     lm = raw.landmarks.astype(np.float64).copy()
+    reference = raw.reference
     if raw.present.any():
         mid = float(lm[raw.present][..., 0].mean())
         lm[..., 0] = 2.0 * mid - lm[..., 0]
+        if reference is not None:
+            reference = np.array(reference, dtype=np.float64)
+            reference[..., 0] = 2.0 * mid - reference[..., 0]
     lm = lm[:, ::-1]
-    return _with(raw, lm, raw.present[:, ::-1])
+    return replace(_with(raw, lm, raw.present[:, ::-1]), reference=reference)
 
 
 def drop_frames(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:

@@ -24,6 +24,8 @@ examples:
   sign-train data/synth -o runs/loso --folds loso     # leave one signer out: per-person accuracy
   sign-train data/synth -o runs/audit --audit-leakage # the seed's way vs ours, side by side
   sign-train data/more -o runs/more --init-from runs/demo   # continue from a run's weights (same labels)
+  sign-audit data/asl8 --out reports/asl8          # then an audited LOSO, each fold's model also as f16/int8:
+  sign-train data/asl8 -o runs/asl8 --folds loso --exclude-flagged reports/asl8/flagged.txt --export-check f16,int8
 
 Splits are by signer when every recording names one (and there are >= 3 signers), else by source
 recording (the manifest's group); augmentation is applied on the fly to training data only.
@@ -54,6 +56,9 @@ def build_parser() -> Any:
                    help="cross-validate instead: grouped K-fold, or leave-one-signer-out")
     p.add_argument("--epochs", type=int, default=150, help="maximum epochs")
     p.add_argument("--patience", type=int, default=30, help="early stopping: epochs without val-loss improvement")
+    p.add_argument("--min-epochs", type=int, default=20,
+                   help="early stopping neither stops nor restores before this epoch (a validation of one or two "
+                        "people can favour an undertrained model, e.g. when one of them has wrong labels)")
     p.add_argument("--batch-size", type=int, default=16, help="recordings per training step")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial learning rate (halved on "
                    "validation-loss plateaus)")
@@ -70,6 +75,19 @@ def build_parser() -> Any:
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from a previous run's weights (labels must match)")
     p.add_argument("--audit-leakage", action="store_true",
                    help="also train the seed's way (16x augment, then random split) and compare")
+    p.add_argument("--exclude-flagged", metavar="FLAGGED_TXT",
+                   help="leave the recordings listed in a sign-audit flagged.txt out of training and validation; "
+                        "a cross-validation still predicts them and reports all-recordings and audited figures "
+                        "side by side (reasons from the audit's recordings.csv beside it)")
+    p.add_argument("--exclude-signers", metavar="A,B", default="",
+                   help="leave these people out of training and validation (a cross-validation still tests them)")
+    p.add_argument("--export-check", metavar="FORMATS", default=None,
+                   help="with --folds: convert each fold's model to these formats (e.g. f16,int8; any of "
+                        "export-tflite's) and score its held-out people through the device classifier")
+    p.add_argument("--calibration", type=int, default=200,
+                   help="int8 calibration recordings per fold for --export-check (drawn from that fold's training "
+                        "recordings only)")
+    p.add_argument("--frames", type=int, default=64, help="T: every sign is resampled to this many frames")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
     return p
 
@@ -119,11 +137,33 @@ def make_config(args: Any) -> Any:
     if args.init_from and (folds is not None or args.audit_leakage):
         raise TrainConfigError("--init-from cannot be combined with --folds or --audit-leakage (the earlier run may "
                                "have trained on their test recordings)")
+    from train.exclusions import parse_signers
+
+    exclude_signers = parse_signers(args.exclude_signers)
+    if args.audit_leakage and (args.exclude_flagged or exclude_signers):
+        raise TrainConfigError("--audit-leakage compares two ways of splitting the whole dataset; it cannot be "
+                               "combined with --exclude-flagged or --exclude-signers")
+    if args.export_check:
+        from export.formats import parse_formats
+
+        parse_formats(args.export_check)  # an unknown format fails before any data is read
     return TrainConfig(model=model or "compact", sizes=sizes, epochs=args.epochs, patience=args.patience,
+                       min_epochs=args.min_epochs,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
                        split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        folds=folds, augment=augment, class_weights=not args.no_class_weights,
-                       strategy=args.strategy, init_from=args.init_from)
+                       strategy=args.strategy, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
+                       exclude_signers=exclude_signers, export_check=args.export_check,
+                       calibration=args.calibration)
+
+
+def make_spec(frames: int) -> Any:
+    """The feature spec with T = ``frames`` (refused below 2)."""
+    from edge_runtime.spec import FeatureSpec, check_supported
+
+    spec = FeatureSpec(frames=frames)
+    check_supported(spec)
+    return spec
 
 
 def check_init_leak(card: dict[str, Any], loaded: Any, split: Any, run_dir: str) -> None:
@@ -170,22 +210,32 @@ def _main(argv: Sequence[str] | None) -> int:
 
     check_output(out, args.force)  # before any slow work
     cfg = make_config(args)
+    spec = make_spec(args.frames)
 
     from edge_runtime.files import write_json, write_text
     from train import evaluate, fit, leakage, report
+    from train.exclusions import load_exclusions
     from train.models import build_model
 
-    loaded = fit.load_dataset(args.data, progress=not args.quiet)
+    loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet)
+    exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
+    if exclusions:
+        dropped = len(loaded.rows) - len(exclusions.kept(loaded.rows))
+        _eprint(f"excluded from training and validation: {dropped} of {len(loaded.rows)} recordings"
+                + (f" (signers: {', '.join(exclusions.signers)})" if exclusions.signers else ""))
     report_line = None if args.quiet else _eprint
     if cfg.init_from:
         _, init_card = fit.load_run(cfg.init_from)
         fit.check_init_run(init_card, loaded.labels, loaded.spec, cfg.model, cfg.init_from)
 
     if cfg.folds is not None:
-        splits = evaluate.plan_folds(loaded, cfg)
+        from export.formats import parse_formats
+
+        formats = parse_formats(cfg.export_check) if cfg.export_check else []
+        splits = evaluate.plan_folds(loaded, cfg, exclusions)
         _eprint(f"{len(splits)} folds, grouped by {splits[0].mode}")
         with report.staged_folder(out, args.force) as tmp:
-            cv = evaluate.cross_validate(loaded, cfg, report_line)
+            cv = evaluate.cross_validate(loaded, cfg, report_line, exclusions, formats, cfg.calibration)
             params = build_model(cfg.model, loaded.spec, len(loaded.labels), **cfg.sizes).count_params()
             card = report.write_crossval_run(tmp, loaded, cfg, cv, params)
         _font_note(card)
@@ -194,7 +244,7 @@ def _main(argv: Sequence[str] | None) -> int:
               "for a cross-validation: train without --folds for one)")
         return 0
 
-    split = evaluate.plan_holdout(loaded, cfg)
+    split = evaluate.plan_holdout(loaded, cfg, exclusions)
     if cfg.init_from:
         check_init_leak(init_card, loaded, split, cfg.init_from)
     _eprint(_split_line(loaded, split))
@@ -207,7 +257,8 @@ def _main(argv: Sequence[str] | None) -> int:
             test = result.ours_run.test
         else:
             run_result = evaluate.holdout(loaded, cfg, report_line, split)
-            card = report.write_holdout_run(tmp, loaded, cfg, run_result)
+            card = report.write_holdout_run(tmp, loaded, cfg, run_result,
+                                            exclusions.to_dict(loaded.rows) if exclusions else None)
             test = run_result.test
     _font_note(card)
     if args.audit_leakage:

@@ -40,6 +40,9 @@ from train.splits import Split
 log = logging.getLogger(__name__)
 
 Report = Callable[[str], None]
+# A training variant's model input [T, F]; the default is the feature spec's. Experiments that try extra
+# inputs (benchmarks/body_reference.py) pass their own, with a spec-like object giving T and F.
+Features = Callable[[Raw], np.ndarray]
 
 
 class TrainConfigError(SignedgeError, ValueError):
@@ -54,6 +57,7 @@ class TrainConfig:
     sizes: dict[str, Any] = field(default_factory=dict)
     epochs: int = 150
     patience: int = 30
+    min_epochs: int = 20  # early stopping keeps no epoch before this one (validation on few people is noisy early)
     batch_size: int = 16
     learning_rate: float = 1e-3
     seed: int = 0
@@ -65,11 +69,21 @@ class TrainConfig:
     class_weights: bool = True
     strategy: str = "default"  # default | mirrored
     init_from: str | None = None
+    # What is left out of training (train.exclusions) and the cross-validation's export check (train.fold_export).
+    exclude_flagged: str | None = None
+    exclude_signers: list[str] = field(default_factory=list)
+    export_check: str | None = None  # e.g. "f16,int8"; cross-validation only
+    calibration: int = 200  # int8 calibration recordings per fold (training recordings only)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience", "batch_size"):
+        for name in ("epochs", "patience", "batch_size", "calibration"):
             if int(getattr(self, name)) < 1:
                 raise TrainConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if int(self.min_epochs) < 0:
+            raise TrainConfigError(f"--min-epochs must be 0 or more, got {self.min_epochs}")
+        if self.export_check and self.folds is None:
+            raise TrainConfigError("--export-check scores each fold's exported model: it needs --folds (for one "
+                                   "trained model use export-tflite on its run folder)")
         if not self.learning_rate > 0:
             raise TrainConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
         if self.strategy not in ("default", "mirrored"):
@@ -134,8 +148,9 @@ class TrainSequence(keras.utils.PyDataset):
     """
 
     def __init__(self, raws: Sequence[Raw], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
-                 batch_size: int = 16, seed: int = 0) -> None:
+                 batch_size: int = 16, seed: int = 0, features: Features | None = None) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
+        self.features = features or (lambda raw: spec.model_input(raw.landmarks, raw.present, raw.aspect))
         if len(raws) != len(y) or not len(raws):
             raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
         self.raws = list(raws)
@@ -162,7 +177,7 @@ class TrainSequence(keras.utils.PyDataset):
             raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)
             for name in (applied or ["none"]) if self._training else ():
                 self.applied[name] = self.applied.get(name, 0) + 1
-            X[k] = self.spec.model_input(raw.landmarks, raw.present, raw.aspect)
+            X[k] = self.features(raw)
         return X, self.y[idx]
 
     def on_epoch_begin(self) -> None:
@@ -264,7 +279,7 @@ def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Mo
 
 def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[Raw] | np.ndarray,
         y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, report: Report | None = None,
-        prefix: str = "") -> FitResult:
+        prefix: str = "", features: Features | None = None) -> FitResult:
     """Train one model, early-stopping on plain (never augmented) validation features.
 
     ``train`` is either raw recordings, augmented afresh each epoch by
@@ -278,7 +293,7 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[R
         fit_data: dict[str, Any] = {"x": train, "y": y_train, "batch_size": cfg.batch_size, "shuffle": True}
     else:
         sequence = TrainSequence(train, y_train, spec, Augmenter(cfg.augment, seed=cfg.seed), cfg.batch_size,
-                                 cfg.seed)
+                                 cfg.seed, features)
         fit_data = {"x": sequence}
     strategy = _strategy(cfg.strategy)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -289,7 +304,8 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[R
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),
                                           min_lr=1e-5),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True,
+                                      start_from_epoch=min(cfg.min_epochs, cfg.epochs - 1)),
         EpochLine(report, cfg.epochs, prefix),
     ]
     weights = class_weights(y_train, num_classes) if cfg.class_weights else None
@@ -299,7 +315,8 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[R
     seconds = time.perf_counter() - start
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     val_loss = hist.get("val_loss", [0.0])
-    return FitResult(model, hist, best_epoch=int(np.argmin(val_loss)) + 1, epochs_run=len(val_loss),
+    first = min(cfg.min_epochs, cfg.epochs - 1, len(val_loss) - 1)  # the epochs early stopping could restore
+    return FitResult(model, hist, best_epoch=first + int(np.argmin(val_loss[first:])) + 1, epochs_run=len(val_loss),
                      seconds=seconds, augmentations=dict(sorted(sequence.applied.items())) if sequence else {})
 
 

@@ -143,11 +143,14 @@ def write_history_csv(path: Path, history: dict[str, list[float]]) -> None:
     write_text(path, _csv(rows))
 
 
-def write_predictions_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    keys = ["file", "label", "predicted", "correct", "signer", "group", "fold"]
+def write_predictions_csv(path: Path, rows: Sequence[dict[str, Any]], formats: Sequence[str] = ()) -> None:
+    """One row per recording; ``excluded`` holds the reason a recording was kept out of training (or is empty),
+    and each export-check format adds its device-classifier prediction."""
+    keys = ["file", "label", "predicted", "correct", "signer", "group", "fold", "excluded"]
+    keys += [f"predicted_{fmt}" for fmt in formats]
     table: list[list[Any]] = [keys]
     table += [[r["file"], r["label"], r["predicted"], int(r["label"] == r["predicted"]), r["signer"], r["group"],
-               r["fold"]] for r in rows]
+               r["fold"], r.get("excluded", ""), *(r[f"predicted_{fmt}"] for fmt in formats)] for r in rows]
     write_text(path, _csv(table))
 
 
@@ -248,7 +251,8 @@ def plot_curves(path: Path, history: dict[str, list[float]], best_epoch: int | N
 
 # ---------------------------------------------------------------- run folders
 
-def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any) -> dict[str, Any]:
+def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any,
+                      exclusions: dict[str, Any] | None = None) -> dict[str, Any]:
     """model.keras, labels.json, model_card.json, tables and plots of a hold-out run; returns the card."""
     model = result.fit.model
     model.save(folder / "model.keras")
@@ -267,8 +271,112 @@ def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any) -> dict[
     card["fit"] = {"best_epoch": result.fit.best_epoch, "epochs_run": result.fit.epochs_run,
                    "seconds": round(result.fit.seconds, 1), "augmentations_applied": result.fit.augmentations,
                    "plots_label_names": named}
+    if exclusions:
+        card["exclusions"] = exclusions
     write_json(folder / "model_card.json", card)
     return card
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def _summary_line(name: str, s: dict[str, Any]) -> str:
+    if not s.get("people"):
+        return f"| {name} | — | — | — | — | — |"
+    return (f"| {name} | {s['people']} | {_pct(s['mean'])} | {_pct(s['median'])} | {_pct(s['worst'])} | "
+            f"{s['below_count']} |")
+
+
+def _people_markdown(cv: Any) -> list[str]:
+    """Per-person summary (all recordings / audited / per format) and the per-person table."""
+    people = cv.per_signer()
+    if not people:
+        return []
+    below = f"{cv.people()['below']:.0%}"
+    lines = ["", "## People", "", f"| figure | people | mean | median | worst | below {below} |",
+             "|---|---|---|---|---|---|", _summary_line("Keras, all recordings", cv.people())]
+    if cv.exclusions:
+        lines.append(_summary_line("Keras, audited (excluded recordings not scored)", cv.people("audited_accuracy")))
+    if cv.people_flags:
+        lines.append(_summary_line("Keras, people the audit does not flag", cv.people(unflagged_only=True)))
+    for fmt in cv.formats:
+        lines.append(_summary_line(f"{fmt} file, all recordings", cv.people(f"{fmt}_accuracy")))
+        if cv.exclusions:
+            lines.append(_summary_line(f"{fmt} file, audited", cv.people(f"audited_{fmt}_accuracy")))
+    header = ["signer", "recordings", "Keras"] + list(cv.formats)
+    if cv.exclusions:
+        header += ["excluded", "audited Keras"] + [f"audited {fmt}" for fmt in cv.formats]
+    if cv.people_flags:
+        header.append("audit flags")
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for signer, p in people.items():
+        cells = [signer, str(p["n"]), _pct(p["accuracy"])] + [_pct(p[f"{fmt}_accuracy"]) for fmt in cv.formats]
+        if cv.exclusions:
+            cells += [str(p["excluded"]), _pct(p["audited_accuracy"])]
+            cells += [_pct(p[f"audited_{fmt}_accuracy"]) for fmt in cv.formats]
+        if cv.people_flags:
+            cells.append(str(p.get("audit_flags", "")).replace("|", "/"))
+        lines.append("| " + " | ".join(cells) + " |")
+    worst = cv.worst_signer()
+    if worst:
+        lines += ["", f"Worst signer: {worst[0]} ({worst[1]:.1%})."]
+    return lines
+
+
+def _confusion_markdown(labels: Sequence[str], confusion: np.ndarray, title: str) -> list[str]:
+    lines = ["", f"## {title}", "", "| true \\ predicted | " + " | ".join(labels) + " |",
+             "|" + "---|" * (len(labels) + 1)]
+    lines += [f"| {label} | " + " | ".join(str(int(v)) for v in confusion[i]) + " |" for i, label in enumerate(labels)]
+    return lines
+
+
+def _export_markdown(cv: Any) -> list[str]:
+    if not cv.formats:
+        return []
+    summary = cv.export_summary()
+    lines = ["", "## Export check", "",
+             "Each fold's model converted and its held-out recordings scored one at a time through the device "
+             "classifier (edge_runtime.classifier); int8 calibrated on that fold's training recordings only.", "",
+             "| format | pooled | agrees with Keras | loss (points, pooled) | per-person mean | loss (points, "
+             "person mean) | largest loss for one person |", "|---|---|---|---|---|---|---|",
+             f"| Keras | {_pct(summary['keras_pooled'])} | — | — | {_pct(cv.people().get('mean'))} | — | — |"]
+    for fmt in cv.formats:
+        e = summary[fmt]
+        people = e.get("people", {})
+        lines.append(f"| {fmt} | {_pct(e['pooled'])} | {_pct(e['agreement_with_keras'])} | "
+                     f"{e['loss_points_pooled']:+.1f} | {_pct(people.get('mean'))} | "
+                     f"{e.get('loss_points_person_mean', float('nan')):+.1f} | "
+                     f"{e.get('loss_points_worst_person', float('nan')):+.1f} |")
+    lines += ["", "| fold | format | accuracy | Keras | agreement | max abs dp | bytes | gate |",
+              "|---|---|---|---|---|---|---|---|"]
+    for f in cv.folds:
+        if f.export is None:
+            continue
+        for sc in f.export.scores:
+            gate = "pass" if sc.passed else "FAIL: " + "; ".join(sc.problems)
+            lines.append(f"| {f.fold} | {sc.format} | {_pct(sc.accuracy)} | {_pct(sc.keras_accuracy)} | "
+                         f"{_pct(sc.agreement)} | {sc.max_abs_diff:.3g} | {sc.size_bytes} | {gate} |")
+    return lines
+
+
+def _exclusions_markdown(cv: Any) -> list[str]:
+    ex = cv.exclusions
+    if not ex:
+        return []
+    audited = cv.pooled_audited
+    lines = ["", "## Exclusions", "",
+             f"{ex['recordings']} of {ex['of']} recordings were left out of training and validation"
+             + (f" (flagged by the audit: `{ex['flagged_file']}`)" if ex.get("flagged_file") else "")
+             + (f"; signers excluded whole: {', '.join(ex['signers'])}" if ex.get("signers") else "") + ". "
+             + "They were still predicted when their person was held out: the all-recordings figures include them, "
+             + f"the audited ones do not (audited pooled accuracy {_pct(audited.accuracy)} on {audited.n} "
+             + f"recordings vs {_pct(cv.pooled.accuracy)} on all {cv.pooled.n}).", "",
+             "| reason | recordings |", "|---|---|"]
+    lines += [f"| {why} | {n} |" for why, n in ex["by_reason"].items()]
+    lines += ["", "| signer | excluded |", "|---|---|"]
+    lines += [f"| {s} | {n} |" for s, n in ex["by_signer"].items()]
+    return lines
 
 
 def crossval_markdown(cv: Any) -> str:
@@ -281,13 +389,18 @@ def crossval_markdown(cv: Any) -> str:
         held = ", ".join(f.held_out[:5]) + (f" (+{len(f.held_out) - 5})" if len(f.held_out) > 5 else "")
         lines.append(f"| {f.fold} | {held} | {f.evaluation.n} | {f.evaluation.accuracy:.1%} | "
                      f"{f.evaluation.macro_f1:.3f} | {f.best_epoch} |")
-    people = cv.per_signer()
-    if people:
-        lines += ["", "| signer | recordings | accuracy |", "|---|---|---|"]
-        lines += [f"| {s} | {m['n']} | {m['accuracy']:.1%} |" for s, m in people.items()]
-        worst = cv.worst_signer()
-        if worst:
-            lines += ["", f"Worst signer: {worst[0]} ({worst[1]:.1%})."]
+    lines += _people_markdown(cv)
+    lines += _confusion_markdown(cv.labels, cv.pooled.confusion, "Confusion, all folds pooled (rows: true)")
+    if cv.exclusions:
+        lines += _confusion_markdown(cv.labels, cv.pooled_audited.confusion, "Confusion, audited (rows: true)")
+    views = cv.per_view()
+    if views:
+        lines += ["", "## Per camera view", "", "| view | recordings | pooled | per-person mean | worst person |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {v} | {e['n']} | {_pct(e['accuracy'])} | {_pct(e['people'].get('mean'))} | "
+                  f"{_pct(e['people'].get('worst'))} |" for v, e in views.items()]
+    lines += _exclusions_markdown(cv)
+    lines += _export_markdown(cv)
     return "\n".join(lines) + "\n"
 
 
@@ -297,7 +410,7 @@ def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int
     write_json(folder / "labels.json", list(loaded.labels))
     write_json(folder / "crossval.json", cv.to_dict())
     write_text(folder / "crossval.md", crossval_markdown(cv))
-    write_predictions_csv(folder / "cv_predictions.csv", cv.rows)
+    write_predictions_csv(folder / "cv_predictions.csv", cv.rows, cv.formats)
     write_confusion_csv(folder / "confusion_matrix.csv", pooled.confusion, loaded.labels)
     write_class_report_csv(folder / "test_report.csv", pooled.per_class())
     named = plot_confusion(folder / "confusion_matrix.png", pooled.confusion, loaded.labels,
@@ -307,6 +420,8 @@ def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int
                      "folds": [{"fold": f.fold, "held_out": f.held_out} for f in cv.folds]}
     card["metrics"] = {"crossval": cv.to_dict(), "pooled": pooled.to_dict()}
     card["fit"] = {"plots_label_names": named}
+    if cv.exclusions:
+        card["exclusions"] = cv.exclusions
     write_json(folder / "model_card.json", card)
     return card
 

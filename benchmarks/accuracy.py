@@ -1,0 +1,511 @@
+"""``sign-accuracy``: the README's Accuracy table, end to end, from the shared real data sets.
+
+One command per real set (or all of them): import the shared per-person
+files (``sign-import``), audit the labels (``sign-audit``), cross-validate by
+person twice — once on every recording ("all people"), once with the audit's
+flagged recordings left out of training ("audited", ``--exclude-flagged``) —
+with each fold's model also exported to f16 and int8 and scored through the
+device classifier, and score a logistic-regression reference on exactly the
+same folds. It writes one Markdown table row per set, per-person tables and
+the command, machine and run time to ``benchmarks/results/accuracy.md`` and
+``.json``.
+
+What is and is not written: the result files hold per-set and per-person
+aggregate figures only (no recording names, no per-recording predictions),
+so they can be committed even for the KSL set, whose files and models must
+never enter the repository. Datasets, audits and run folders go to
+``--work`` (default ``runs/accuracy``, ignored by git).
+
+Each figure says what it was measured on: "all people" = every recording,
+each predicted by a model that never saw its person; "audited" = the same
+protocol, trained without the audit's flagged recordings and scored on the
+recordings the audit did not flag; "not flagged" = all-people figures of the
+people the audit raises no flag on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edge_runtime.cli.common import parser as base_parser
+from edge_runtime.cli.common import run, setup_logging
+from edge_runtime.errors import DatasetError, SignedgeError
+from edge_runtime.files import write_json, write_text
+
+log = logging.getLogger(__name__)
+
+PROG = "sign-accuracy"
+RESULTS_FORMAT = 2  # the layout of accuracy.json; earlier sets are merged into a new file only when it matches
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class RealSet:
+    """One shared real data set and the protocol the issue asks for on it."""
+
+    name: str
+    folders: tuple[str, ...]  # under <shared>/data
+    folds: str  # "loso" or K (grouped by person)
+    about: str
+    published: str  # the shared README's reference figure, quoted for comparison (not measured here)
+    training: dict[str, Any] = field(default_factory=dict)  # overrides of sign-train's defaults for this set
+    private: bool = False  # the files and models must never enter the repository (per-person aggregates only)
+
+
+SETS: dict[str, RealSet] = {s.name: s for s in (
+    RealSet("asl8", ("asl-mpdata",), "loso", "ASL, 8 people (webcam, MediaPipe Holistic), 3 signs",
+            "logistic regression, LOSO: mean 86.3%, worst 43%"),
+    RealSet("asl48", ("asl-mpdata", "asl-mpdata-extra"), "5", "ASL, 48 people, 3 signs",
+            "logistic regression, 5-fold by person: mean 91.6%, median 98.3%, worst 38.9%, 7 of 48 below 80%",
+            training={"epochs": 60, "patience": 15, "batch_size": 32}),
+    RealSet("ksl", ("ksl-aihub-keypoints",), "loso", "KSL (AI Hub), 7 native signers, 8 words, up to 5 camera "
+            "views per performance (one group)", "logistic regression, LOSO: mean 73.5%, worst 56.0%",
+            private=True),
+)}
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _quiet_call(main: Callable[[list[str]], None], argv: list[str]) -> str:
+    """Run a signedge CLI's ``main`` in-process; its stdout is returned, a non-zero exit is an error."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main(argv)
+        except SystemExit as done:
+            if done.code:
+                raise SignedgeError(f"{argv[0] if argv else 'command'}: exited with {done.code}") from None
+    return out.getvalue()
+
+
+def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
+    """``sign-import npz <shared files> dest`` (re-imported every time: the shared files are the truth)."""
+    from train.importers import main as sign_import
+
+    files = [str(f) for folder in real.folders for f in sorted((shared / "data" / folder).glob("*.npz"))]
+    if not files:
+        raise DatasetError(f"{shared / 'data' / real.folders[0]}: no .npz files (is --shared right?)")
+    log.info("%s: %s", real.name, _quiet_call(sign_import, ["npz", *files, str(dest), "--force"]).strip())
+    return dest
+
+
+def audit_set(dataset: Path, out: Path) -> Any:
+    """``sign-audit``: flagged.txt, people.csv, recordings.csv, audit.md."""
+    from train.audit import AuditConfig, audit, write_report
+
+    result = audit(dataset, AuditConfig())
+    write_report(result, out)
+    return result
+
+
+def reference_scores(loaded: Any, splits: Sequence[Any], excluded: set[int] | None = None) -> dict[str, float]:
+    """The issue's reference on the SAME folds: logistic regression on per-recording statistics.
+
+    Statistics (mean, std, min, max over time) of the feature spec's model input:
+    wrist-relative hand shape, joint angles and wrist position. Trained on each
+    fold's training and validation people (minus ``excluded`` rows), it scores
+    every recording of the held-out people. Returns per-person accuracy.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = loaded.features(range(len(loaded.rows)))
+    stats = np.concatenate([X.mean(1), X.std(1), X.min(1), X.max(1)], axis=1)
+    y = loaded.y
+    skip = excluded or set()
+    hits: dict[str, list[bool]] = {}
+    for split in splits:
+        train = [i for i in split.train + split.val if i not in skip]  # no early stopping: it trains on both
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+        model.fit(stats[train], y[train])
+        pred = model.predict(stats[split.test])
+        for i, p in zip(split.test, pred, strict=True):
+            hits.setdefault(loaded.rows[i].signer, []).append(bool(p == y[i]))
+    return {s: float(np.mean(h)) for s, h in sorted(hits.items())}
+
+
+def _front_view(cv: Any) -> dict[str, Any] | None:
+    views = cv.per_view()
+    if "F" not in views:
+        return None
+    return {"recordings": views["F"]["n"], "pooled": views["F"]["accuracy"], "people": views["F"]["people"],
+            "per_signer": views["F"]["per_signer"]}
+
+
+def arm_summary(cv: Any, reference: dict[str, float], formats: Sequence[str]) -> dict[str, Any]:
+    """One training arm's figures: every person, the people the audit does not flag, each format, the reference.
+
+    Aggregates only (per person at most): no recording names, so private sets can be published.
+    """
+    from train.evaluate import people_summary
+
+    flagged = set(cv.people_flags)
+    out: dict[str, Any] = {
+        "measured_on": cv.measured_on, "keras": cv.people(), "pooled": cv.pooled.accuracy,
+        "not_flagged_people": cv.people(unflagged_only=True), "confusion": cv.pooled.confusion.tolist(),
+        "reference": people_summary(list(reference.values())),
+        "reference_not_flagged_people": people_summary([a for s, a in reference.items() if s not in flagged]),
+    }
+    if cv.exclusions:
+        out["excluded_recordings"] = cv.exclusions["recordings"]
+        out["excluded_by_reason"] = cv.exclusions["by_reason"]
+        out["recordings_not_flagged"] = cv.people("audited_accuracy")
+        out["pooled_recordings_not_flagged"] = cv.pooled_audited.accuracy
+    summary = cv.export_summary() if formats else {}
+    for fmt in formats:
+        e = summary[fmt]
+        out[fmt] = {"people": e.get("people"), "pooled": e["pooled"], "not_flagged_people":
+                    cv.people(f"{fmt}_accuracy", unflagged_only=True),
+                    "agreement_with_keras": e["agreement_with_keras"],
+                    "loss_points_person_mean": e.get("loss_points_person_mean"),
+                    "loss_points_pooled": e["loss_points_pooled"],
+                    "loss_points_worst_person": e.get("loss_points_worst_person"), "flipped": len(e["flipped"]),
+                    "gates_failed": sum(not sc.passed for f in cv.folds if f.export for sc in f.export.scores
+                                        if sc.format == fmt)}
+    front = _front_view(cv)
+    if front is not None:
+        out["front_view"] = front
+    return out
+
+
+def person_rows(arms: dict[str, Any], references: dict[str, dict[str, float]], flags: dict[str, str],
+                formats: Sequence[str]) -> list[dict[str, Any]]:
+    """Per person and arm: recordings, Keras, each format, the reference, the audit's flags."""
+    people = arms["all"].per_signer()
+    rows = []
+    for signer, p in people.items():
+        entry: dict[str, Any] = {"signer": signer, "recordings": p["n"], "audit_flags": flags.get(signer, "")}
+        for name, cv in arms.items():
+            q = cv.per_signer()[signer]
+            block = {"keras": q["accuracy"], **{fmt: q.get(f"{fmt}_accuracy") for fmt in formats},
+                     "reference": references[name].get(signer)}
+            if "audited_accuracy" in q:
+                block.update({"excluded": q["excluded"], "keras_recordings_not_flagged": q["audited_accuracy"]})
+            entry[name] = block
+        rows.append(entry)
+    return rows
+
+
+def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, overrides: dict[str, Any],
+                 report: Callable[[str], None] | None) -> dict[str, Any]:
+    """Import, audit, cross-validate twice (all recordings / without the flagged ones), export check, reference."""
+    from export.formats import parse_formats
+    from train import report as run_report
+    from train.augment import AugmentConfig
+    from train.evaluate import cross_validate, plan_folds
+    from train.exclusions import load_exclusions
+    from train.fit import TrainConfig, load_dataset
+    from train.models import build_model
+    from train.splits import parse_folds
+
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    folder = work / real.name
+    dataset = import_set(real, shared, folder / "data")
+    result = audit_set(dataset, folder / "audit")
+    timings["import_and_audit"] = round(time.perf_counter() - start, 1)
+    flags = {p.signer: " | ".join(p.flags) for p in result.people if p.flags}
+    flagged = folder / "audit" / "flagged.txt"
+
+    training = {**real.training, **overrides}
+    cfg = TrainConfig(folds=parse_folds(real.folds), augment=AugmentConfig(), export_check=export_check or None,
+                      **training)
+    formats = parse_formats(export_check) if export_check else []
+    names = [f.name for f in formats]
+    loaded = load_dataset(dataset, progress=False)
+    exclusions = load_exclusions(loaded.rows, flagged) if flagged.read_text(encoding="utf-8").strip() else None
+    params = build_model(cfg.model, loaded.spec, len(loaded.labels), **cfg.sizes).count_params()
+
+    arms: dict[str, Any] = {}
+    references: dict[str, dict[str, float]] = {}
+    skipped = "the audit flags no recording" if exclusions is None else ""
+    for arm, excl in (("all", None), ("audited", exclusions)):
+        if arm == "audited" and excl is None:
+            continue
+        t = time.perf_counter()
+        arm_cfg = TrainConfig(**{**cfg.__dict__, "exclude_flagged": str(flagged) if excl else None})
+        try:
+            splits = plan_folds(loaded, arm_cfg, excl)
+            cv = cross_validate(loaded, arm_cfg, report and (lambda s, a=arm: report(f"{real.name} {a}: {s}")
+                                                             if not s.split(" ", 2)[-1].startswith("epoch") else None),
+                                excl, formats, arm_cfg.calibration)
+        except DatasetError as err:
+            if arm == "all":
+                raise
+            # e.g. the audit flags every recording of a class of some fold's training people: say so, keep going
+            skipped = f"not possible: {err}"
+            log.warning("%s: audited cross-validation %s", real.name, skipped)
+            continue
+        cv.people_flags = dict(flags)
+        dropped = {i for i, row in enumerate(loaded.rows) if excl and excl.reason(row)}
+        references[arm] = reference_scores(loaded, splits, dropped)
+        with run_report.staged_folder(folder / "runs" / arm, force=True) as tmp:
+            run_report.write_crossval_run(tmp, loaded, arm_cfg, cv, params)
+        timings[f"crossval_{arm}"] = round(time.perf_counter() - t, 1)
+        arms[arm] = cv
+
+    out: dict[str, Any] = {
+        "set": real.name, "about": real.about, "shared_folders": [f"data/{f}" for f in real.folders],
+        "people": len({r.signer for r in loaded.rows}), "signs": len(loaded.labels), "labels": list(loaded.labels),
+        "recordings": len(loaded.rows),
+        "protocol": arms["all"].scheme + (" (grouped by person)" if real.folds != "loso" else ""),
+        "training": {k: v for k, v in cfg.to_dict().items()
+                     if k in ("model", "sizes", "epochs", "patience", "min_epochs", "batch_size", "learning_rate",
+                              "seed", "val_fraction", "calibration", "export_check")},
+        "params": int(params),
+        "audit": {"flagged_recordings": len(result.flagged_files), "flagged_people": sorted(flags),
+                  "oof_accuracy_logistic_5fold": result.accuracy},
+        "reference_what": "logistic regression (C=0.1) on mean/std/min/max over time of the spec's model input, "
+                          "trained on the same folds' training people (the audited arm: without the flagged "
+                          "recordings)",
+        "reference_published": real.published,
+        "arms": {name: arm_summary(cv, references[name], names) for name, cv in arms.items()},
+        "per_person": person_rows(arms, references, flags, names),
+        "seconds": timings,
+    }
+    if "audited" not in arms:
+        out["arms"]["audited"] = {"skipped": skipped}
+    out["seconds"]["total"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+# ---------------------------------------------------------------- output
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.1%}"
+
+
+def _people(s: dict[str, Any] | None, median: bool = False, below: bool = True) -> str:
+    """'mean (worst w[, median m][, n < 80%])' of a people summary."""
+    if not s or not s.get("people"):
+        return "—"
+    parts = [f"worst {_pct(s['worst'])}"]
+    if median:
+        parts.append(f"median {_pct(s['median'])}")
+    if below:
+        parts.append(f"{s['below_count']}/{s['people']} < {s['below']:.0%}")
+    return f"{_pct(s['mean'])} ({', '.join(parts)})"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+ARM_TITLES = {"all": "every recording", "audited": "all but the audit's flagged recordings"}
+
+
+def _format_cell(arm: dict[str, Any], fmt: str) -> str:
+    f = arm.get(fmt) or {}
+    people = f.get("people") or {}
+    loss = f.get("loss_points_person_mean")
+    return _pct(people.get("mean")) + (f" ({0.0 - loss:+.1f})" if loss is not None else "")
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The README table (two rows per set: trained on everything / audited) and a section per set."""
+    formats = payload["export_check"]
+    head = ["set", "people", "signs", "protocol", "trained on", "all people", "people the audit does not flag",
+            "recordings the audit does not flag"] + [f"{fmt} (points vs Keras)" for fmt in formats] + \
+           ["reference: LR, same folds", "run time"]
+    lines = ["# Accuracy on people the model never saw", "",
+             f"Command: `{payload['command']}`  ", f"Machine: {payload['machine']['summary']}  ",
+             f"Created: {payload['created']}, signedge {payload['signedge_version']}", "",
+             "Per-person accuracy of the Keras model: mean (worst person, median, people below 80%); every recording "
+             "is predicted by a model that never saw its person. Two trainings per set, side by side: on every "
+             "recording as labelled, and without the recordings `sign-audit` flags (labels that look wrong). "
+             "*All people*: every recording of every person, as labelled. *People the audit does not flag*: the "
+             "same figure over the people without an audit flag. *Recordings the audit does not flag*: only the "
+             "kept recordings are scored (optimistic: the flagged ones are the hard ones). "
+             f"{', '.join(formats)}: each fold's model converted and every held-out recording scored through the "
+             "device classifier (int8 calibrated on that fold's training people only), all people.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in payload["sets"]:
+        for name, arm in r["arms"].items():
+            if "skipped" in arm:
+                lines.append(f"| {r['set']} | {r['people']} | {r['signs']} | {r['protocol']} | {ARM_TITLES[name]} | "
+                             f"{arm['skipped']} |" + " |" * (len(head) - 6))
+                continue
+            trained = ARM_TITLES[name] + (f" ({arm['excluded_recordings']})" if name == "audited" else "")
+            cells = [r["set"], str(r["people"]), str(r["signs"]), r["protocol"], trained,
+                     _people(arm["keras"], median=True), _people(arm["not_flagged_people"], below=False),
+                     _people(arm.get("recordings_not_flagged"), below=False)]
+            cells += [_format_cell(arm, fmt) for fmt in formats]
+            cells += [_people(arm["reference"]), _minutes(r["seconds"].get(f"crossval_{name}", 0.0))]
+            lines.append("| " + " | ".join(cells) + " |")
+    for r in payload["sets"]:
+        lines += ["", f"## {r['set']}: {r['about']}", "",
+                  f"{r['recordings']} recordings, {r['people']} people, signs: {', '.join(r['labels'])}. "
+                  f"Protocol: {r['protocol']}. Model: {r['training']['model']} {r['training']['sizes']} "
+                  f"({r['params']} parameters), at most {r['training']['epochs']} epochs (patience "
+                  f"{r['training']['patience']}, none kept before epoch {r['training']['min_epochs']}). The shared "
+                  f"README's reference: {r['reference_published']}. The audit flags "
+                  f"{r['audit']['flagged_recordings']} recordings; flagged people: "
+                  f"{', '.join(r['audit']['flagged_people']) or 'none'}.", ""]
+        for name, arm in r["arms"].items():
+            if "skipped" in arm:
+                lines.append(f"- Trained on {ARM_TITLES[name]}: {arm['skipped']}")
+                continue
+            k = arm["keras"]
+            text = (f"- Trained on {ARM_TITLES[name]}"
+                    + (f" ({arm['excluded_recordings']} left out: "
+                       f"{', '.join(f'{w} {n}' for w, n in arm['excluded_by_reason'].items())})" if name == "audited"
+                       else "")
+                    + f": per-person mean {_pct(k['mean'])}, median {_pct(k['median'])}, worst {_pct(k['worst'])}, "
+                      f"{k['below_count']} of {k['people']} below 80%, pooled {_pct(arm['pooled'])}; people the audit "
+                      f"does not flag {_pct(arm['not_flagged_people'].get('mean'))} (worst "
+                      f"{_pct(arm['not_flagged_people'].get('worst'))}); reference "
+                      f"{_pct(arm['reference'].get('mean'))} (people not flagged "
+                      f"{_pct(arm['reference_not_flagged_people'].get('mean'))}).")
+            for fmt in formats:
+                f = arm[fmt]
+                text += (f" {fmt}: {_pct(f['people']['mean'])}, {f['loss_points_person_mean'] + 0.0:.2f} points "
+                         f"below Keras, {f['flipped']} of {r['recordings']} predictions differ, "
+                         f"{f['gates_failed']} fold file(s) under the export gate.")
+            if "front_view" in arm:
+                fv = arm["front_view"]
+                text += (f" Front view (F) alone: {fv['recordings']} recordings, per-person mean "
+                         f"{_pct(fv['people']['mean'])}, worst {_pct(fv['people']['worst'])}.")
+            lines.append(text)
+        lines.append(f"- Run time: {', '.join(f'{k} {_minutes(v)}' for k, v in r['seconds'].items())}.")
+        arms = [n for n, a in r["arms"].items() if "skipped" not in a]
+        cols = ["signer", "recordings"]
+        for n in arms:
+            cols += [f"{n}: Keras"] + [f"{n}: {fmt}" for fmt in formats] + [f"{n}: LR"]
+        if "audited" in arms:
+            cols += ["excluded", "audited: recordings not flagged"]
+        cols.append("audit flags")
+        lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for p in r["per_person"]:
+            cells = [p["signer"], str(p["recordings"])]
+            for n in arms:
+                cells += [_pct(p[n]["keras"])] + [_pct(p[n].get(fmt)) for fmt in formats] + [_pct(p[n]["reference"])]
+            if "audited" in arms:
+                cells += [str(p["audited"]["excluded"]), _pct(p["audited"]["keras_recordings_not_flagged"])]
+            cells.append(p["audit_flags"].replace("|", "/"))
+            lines.append("| " + " | ".join(cells) + " |")
+        labels = r["labels"]
+        lines += ["", "Confusion, trained on every recording, all people pooled (rows: true, columns: predicted):",
+                  "", "| | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+        lines += [f"| {label} | " + " | ".join(str(v) for v in row) + " |"
+                  for label, row in zip(labels, r["arms"]["all"]["confusion"], strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cores = os.cpu_count() or 0
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu, "cores": cores,
+            "load_at_start": round(load, 2),
+            "summary": f"{cpu or 'unknown CPU'}, {cores} cores, {platform.system()} (1-minute load at start "
+                       f"{load:.1f}: other jobs shared the cores)"}
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = base_parser(PROG, "Import, audit and cross-validate the shared real data sets by person, export each fold's "
+                          "model, and write the README's Accuracy table.\n\n"
+                          "examples:\n"
+                          "  sign-accuracy                         # every set (about an hour on 2 cores)\n"
+                          "  sign-accuracy --sets asl8             # one set\n"
+                          "  sign-accuracy --sets ksl --out runs/ksl-accuracy")
+    p.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, any of: {', '.join(SETS)}")
+    p.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared folder (data/ inside)")
+    p.add_argument("--work", type=Path, default=Path("runs/accuracy"),
+                   help="datasets, audits and run folders (never committed: KSL data and models must stay out)")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy",
+                   help="writes OUT.md and OUT.json (aggregate figures only)")
+    p.add_argument("--export-check", default="f16,int8", help="formats each fold's model is scored as ('' = none)")
+    p.add_argument("--epochs", type=int, default=None, help="override every set's maximum epochs")
+    p.add_argument("--patience", type=int, default=None, help="override every set's early-stopping patience")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-fold lines")
+    return p
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SETS]
+    if unknown or not names:
+        raise DatasetError(f"--sets: unknown set {unknown[0] if unknown else '(none)'!r} (known: {', '.join(SETS)})")
+    for name in names:
+        for folder in SETS[name].folders:
+            if not (args.shared / "data" / folder).is_dir():
+                raise DatasetError(f"{args.shared / 'data' / folder}: not found (the shared data sets are needed; "
+                                   "pass --shared)")
+    if args.export_check:
+        from export.formats import parse_formats
+
+        parse_formats(args.export_check)
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
+    report = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    import edge_runtime
+
+    from train.report import now, versions
+
+    command = "sign-accuracy " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    payload: dict[str, Any] = {"command": command.strip(), "created": now(), "machine": machine(),
+                               "signedge_version": edge_runtime.__version__, "versions": versions(),
+                               "export_check": [f.strip() for f in args.export_check.split(",") if f.strip()],
+                               "results_format": RESULTS_FORMAT, "sets": []}
+    # Earlier results of sets not run this time are kept, so one set can be re-run alone.
+    previous = args.out.with_suffix(".json")
+    if previous.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            old = json.loads(previous.read_text(encoding="utf-8"))
+            if (old.get("export_check"), old.get("results_format")) == (payload["export_check"], RESULTS_FORMAT):
+                payload["sets"] = [s for s in old["sets"] if s["set"] not in names]
+                payload["earlier_runs"] = {s["set"]: {"command": old.get("command"), "created": old.get("created"),
+                                                      "machine": old.get("machine", {}).get("summary")}
+                                           for s in payload["sets"]}
+    for name in names:
+        real = SETS[name]
+        if report:
+            report(f"{name}: import, audit, reference, cross-validation ({real.folds})")
+        result = evaluate_set(real, args.shared, args.work, args.export_check, overrides, report)
+        payload["sets"].append(result)
+        payload["sets"].sort(key=lambda s: list(SETS).index(s["set"]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.out.with_suffix(".json"), payload)  # after every set: a later failure keeps the earlier
+        write_text(args.out.with_suffix(".md"), markdown(payload))
+        a, au = result["arms"]["all"], result["arms"]["audited"]
+        print(f"{name}: all people mean {a['keras']['mean']:.1%} (worst {a['keras']['worst']:.1%}); "
+              + (f"audited training: all people {au['keras']['mean']:.1%}, people the audit does not flag "
+                 f"{au['not_flagged_people'].get('mean', float('nan')):.1%}; " if "keras" in au else
+                 f"audited: {au['skipped']}; ")
+              + f"{result['seconds']['total'] / 60:.1f} min")
+    print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(_main, argv, prog=PROG))
+
+
+if __name__ == "__main__":
+    main()

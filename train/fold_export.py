@@ -1,0 +1,164 @@
+"""The export check of a cross-validation: does each fold's model keep its accuracy as an f16/int8 file?
+
+Why per fold: a quantised file is what the device runs, so its accuracy on
+people it never saw is the figure that matters, and only a cross-validation
+has a held-out person for every recording. For every fold this module takes
+the fold's trained Keras model, rebuilds it for conversion
+(``export.rebuild.static_clone``), converts it to each requested format
+(``export.convert``), and scores the fold's held-out recordings with the
+device's own classifier (``edge_runtime.classifier.load_classifier``, which
+reads the sidecar and feeds int8 tensors with their scale and zero point), one
+sequence at a time as the live recogniser does. ``export.verify.verify_file``
+also runs each file against the Keras probabilities and applies the format's
+gate (agreement, builtin ops only), as ``export-tflite`` does.
+
+int8 calibration uses only the fold's TRAINING recordings (un-augmented, up to
+``calibration`` of them, drawn with a fixed seed): never its validation or
+test recordings, which would tune the int8 ranges to the people the file is
+then scored on. The files used are recorded so a test can prove it.
+
+The files live in a temporary folder and are deleted: fold models are an
+evaluation, not a product (train without ``--folds`` for a model to ship).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edge_runtime.errors import ModelError
+from edge_runtime.model_info import ModelInfo, TensorInfo, write_model_info
+from export.formats import Format, parse_formats
+from train.fit import Loaded
+from train.splits import Split
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIBRATION = 200
+
+
+def parse_export_formats(text: str) -> list[Format]:
+    """``--export-check f16,int8`` -> the FORMATS rows (an unknown name is a one-line error)."""
+    return parse_formats(text)
+
+
+def calibration_indices(split: Split, count: int, seed: int = 0) -> list[int]:
+    """Up to ``count`` of the fold's TRAINING rows, at random with a fixed seed (never validation or test)."""
+    train = sorted(split.train)
+    if count >= len(train):
+        return train
+    rng = np.random.default_rng([seed, split.fold or 0, 11])
+    return [train[i] for i in sorted(rng.choice(len(train), size=count, replace=False))]
+
+
+@dataclass
+class FormatScore:
+    """One format of one fold's model, scored on the fold's held-out recordings by the device classifier."""
+
+    format: str
+    n: int
+    accuracy: float  # device classifier's argmax vs the true labels
+    keras_accuracy: float
+    agreement: float  # share of held-out recordings where the file's argmax equals the Keras model's
+    max_abs_diff: float  # max |p_file - p_keras|
+    size_bytes: int
+    convert_seconds: float
+    passed: bool  # the format's export gate (export.formats), as export-tflite applies it
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "n": self.n, "accuracy": self.accuracy, "keras_accuracy": self.keras_accuracy,
+                "agreement": self.agreement, "max_abs_diff": self.max_abs_diff, "size_bytes": self.size_bytes,
+                "convert_seconds": round(self.convert_seconds, 2), "gate_passed": self.passed,
+                "problems": list(self.problems)}
+
+
+@dataclass
+class FoldExport:
+    """Every format of one fold, plus what int8 was calibrated on."""
+
+    fold: int
+    scores: list[FormatScore]
+    predictions: dict[str, np.ndarray]  # format -> class index per held-out row (the split's test order)
+    calibration_files: list[str]
+    calibration_signers: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fold": self.fold, "formats": [s.to_dict() for s in self.scores],
+                "calibration": {"split": "train", "augmented": False, "recordings": len(self.calibration_files),
+                                "signers": self.calibration_signers, "files": self.calibration_files}}
+
+
+def _sidecar(fmt: Format, loaded: Loaded, row: Any) -> ModelInfo:
+    """The minimal sidecar the device classifier needs (labels, spec, real I/O tensors)."""
+    return ModelInfo(format=fmt.name, labels=list(loaded.labels), spec=loaded.spec,
+                     input=row.input or TensorInfo("", [], ""), output=row.output or TensorInfo("", [], ""),
+                     extra={"quantisation": fmt.quantisation, "purpose": "cross-validation fold export check",
+                            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+
+
+def _device_predictions(path: Path, loaded: Loaded, X: np.ndarray) -> np.ndarray:
+    from edge_runtime.classifier import load_classifier
+
+    clf = load_classifier(path, threads=1, expected_spec=loaded.spec)
+    if clf.labels != list(loaded.labels):
+        raise ModelError(f"{path.name}: the device classifier reads labels {clf.labels}, expected {loaded.labels}")
+    return np.array([int(np.argmax(clf.predict(x))) for x in X], dtype=np.int64)
+
+
+def export_fold(model: Any, loaded: Loaded, split: Split, formats: Sequence[Format], X_test: np.ndarray,
+                y_test: np.ndarray, keras_probs: np.ndarray, calibration: int = DEFAULT_CALIBRATION,
+                seed: int = 0, quiet: bool = True) -> FoldExport:
+    """Convert one fold's model to each format and score its held-out recordings through the device classifier."""
+    from export.convert import convert_onnx, convert_tflite, saved_model, write_model
+    from export.errors import ExportError
+    from export.rebuild import check_parity, static_clone
+    from export.verify import verify_file
+
+    fold = int(split.fold or 0)
+    cal_idx = calibration_indices(split, calibration, seed)
+    needs_cal = any(f.quantisation == "full-integer" for f in formats)
+    X_cal = loaded.features(cal_idx) if needs_cal else None
+    keras_pred = keras_probs.argmax(axis=1)
+    keras_accuracy = float(np.mean(keras_pred == y_test)) if len(y_test) else float("nan")
+    unrolled = static_clone(model, loaded.spec, unroll=True)
+    check_parity(unrolled, keras_probs, X_test)
+    scores, predictions = [], {}
+    with tempfile.TemporaryDirectory(prefix=f"signedge-fold{fold}-") as tmp:
+        folder = Path(tmp)
+        sm_dir = saved_model(unrolled, folder) if any(f.converter == "tflite" for f in formats) else None
+        for fmt in formats:
+            start = time.perf_counter()
+            try:
+                if fmt.converter == "onnx":
+                    data = convert_onnx(static_clone(model, loaded.spec, unroll=False), loaded.spec.frames,
+                                        loaded.spec.num_features, quiet=quiet)
+                else:
+                    assert sm_dir is not None
+                    data = convert_tflite(sm_dir, fmt, X_cal, quiet=quiet)
+            except ExportError as err:
+                raise ModelError(f"fold {fold}: {err}") from err
+            seconds = time.perf_counter() - start
+            path = folder / fmt.filename
+            write_model(path, data)
+            row, _ = verify_file(path, fmt, X_test, y_test, keras_probs, seconds)
+            write_model_info(path, _sidecar(fmt, loaded, row))
+            pred = _device_predictions(path, loaded, X_test)
+            predictions[fmt.name] = pred
+            scores.append(FormatScore(
+                format=fmt.name, n=len(y_test), accuracy=float(np.mean(pred == y_test)) if len(y_test) else float("nan"),
+                keras_accuracy=keras_accuracy,
+                agreement=float(np.mean(pred == keras_pred)) if len(y_test) else float("nan"),
+                max_abs_diff=float(row.max_abs_diff), size_bytes=len(data), convert_seconds=seconds,
+                passed=bool(row.passed), problems=list(row.problems)))
+            log.info("fold %d %s: %.1f%% (Keras %.1f%%), agreement %.1f%%", fold, fmt.name, scores[-1].accuracy * 100,
+                     keras_accuracy * 100, scores[-1].agreement * 100)
+    return FoldExport(fold, scores, predictions, [loaded.rows[i].file for i in cal_idx],
+                      sorted({loaded.rows[i].signer for i in cal_idx if loaded.rows[i].signer}))
