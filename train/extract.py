@@ -30,6 +30,7 @@ lists every good recording in OUT_DIR.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
 import multiprocessing
@@ -47,9 +48,19 @@ from tqdm import tqdm
 from edge_runtime.capture import VIDEO_SUFFIXES, VideoFileSource
 from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
 from edge_runtime.cli.models import default_hand_model, default_model_path
-from edge_runtime.dataset import (DATASET_JSON, DatasetInfo, ManifestRow, Recording, check_label,
-                                  load_recording, read_info, recording_filename, save_recording, write_info,
-                                  write_manifest)
+from edge_runtime.dataset import (
+    DATASET_JSON,
+    DatasetInfo,
+    ManifestRow,
+    Recording,
+    check_label,
+    load_recording,
+    read_info,
+    recording_filename,
+    save_recording,
+    write_info,
+    write_manifest,
+)
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.landmarks import BACKENDS, open_backend
 from edge_runtime.landmarks.task_file import read_task
@@ -515,6 +526,19 @@ def summary_text(summary: ExtractSummary) -> str:
     return "\n".join(lines)
 
 
+def add_landmark_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The landmark flags of every command that extracts landmarks (sign-extract, sign-record)."""
+    b = p.add_argument_group("landmarks")
+    b.add_argument("--landmarks", choices=BACKENDS, default="litert",
+                   help="landmark backend; litert is what the device runs, so host and device features match")
+    b.add_argument("--hand-model", type=Path, metavar="PATH",
+                   help=f"hand_landmarker.task bundle (default: {default_model_path('full')}, where sign-models "
+                        f"puts it){NO_DEFAULT}")
+    b.add_argument("--threads", type=int, metavar="N",
+                   help="interpreter threads (per worker), litert backend (default: the interpreter's)" + NO_DEFAULT)
+    return b
+
+
 def _main(argv: Sequence[str] | None) -> int:
     p = parser(PROG, __doc__.strip() + "\n\nexamples:\n"
                "  sign-extract videos/ data/ --hand-model hand_landmarker.task       # videos/<label>/*.mp4\n"
@@ -536,16 +560,9 @@ def _main(argv: Sequence[str] | None) -> int:
                                           f"{', '.join(LABEL_COLUMNS)}){NO_DEFAULT}")
     g.add_argument("--signer", default="", help="signer name for every video (a manifest 'signer' column wins; "
                                                 "default: unknown)" + NO_DEFAULT)
-    b = p.add_argument_group("landmarks")
-    b.add_argument("--landmarks", choices=BACKENDS, default="litert",
-                   help="landmark backend; litert is what the device runs, so host and device features match")
-    b.add_argument("--hand-model", type=Path, metavar="PATH",
-                   help=f"hand_landmarker.task bundle (default: {default_model_path('full')}, where sign-models "
-                        f"puts it){NO_DEFAULT}")
+    b = add_landmark_arguments(p)
     b.add_argument("--max-width", type=int, metavar="W",
                    help="downscale wider frames to W pixels, keeping the aspect (default: full size)" + NO_DEFAULT)
-    b.add_argument("--threads", type=int, metavar="N",
-                   help="interpreter threads per worker, litert backend (default: the interpreter's)" + NO_DEFAULT)
     p.add_argument("--workers", type=int, default=1, metavar="N", help="videos processed in parallel")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)

@@ -28,14 +28,31 @@ import numpy as np
 
 from edge_runtime.capture import CameraSource, VideoFileSource, open_source
 from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
-from edge_runtime.cli.models import default_model_path
-from edge_runtime.dataset import (DATASET_JSON, MANIFEST, DatasetInfo, ManifestRow, Recording, check_label,
-                                  read_manifest, recording_filename, save_recording, write_info, write_manifest)
+from edge_runtime.dataset import (
+    DATASET_JSON,
+    MANIFEST,
+    DatasetInfo,
+    ManifestRow,
+    Recording,
+    check_label,
+    read_manifest,
+    recording_filename,
+    save_recording,
+    write_info,
+    write_manifest,
+)
 from edge_runtime.errors import DatasetError, SignedgeError, SourceError
 from edge_runtime.files import atomic_path
-from edge_runtime.landmarks import BACKENDS, HandFrame, LandmarkBackend, open_backend
+from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
 from edge_runtime.spec import NUM_HANDS, NUM_POINTS
-from train.extract import NO_DEFAULT, BackendSettings, check_dataset_compatible, percent, resolve_hand_model
+from train.extract import (
+    NO_DEFAULT,
+    BackendSettings,
+    add_landmark_arguments,
+    check_dataset_compatible,
+    percent,
+    resolve_hand_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -365,14 +382,7 @@ def _main(argv: Sequence[str] | None) -> int:
     p.add_argument("--height", type=int, help="camera capture height (default: the camera's)" + NO_DEFAULT)
     p.add_argument("--max-width", type=int, metavar="W",
                    help="downscale wider frames to W pixels, keeping the aspect (default: full size)" + NO_DEFAULT)
-    b = p.add_argument_group("landmarks")
-    b.add_argument("--landmarks", choices=BACKENDS, default="litert",
-                   help="landmark backend; litert is what the device runs, so host and device features match")
-    b.add_argument("--hand-model", type=Path, metavar="PATH",
-                   help=f"hand_landmarker.task bundle (default: {default_model_path('full')}, where sign-models "
-                        f"puts it){NO_DEFAULT}")
-    b.add_argument("--threads", type=int, metavar="N",
-                   help="interpreter threads, litert backend (default: the interpreter's)" + NO_DEFAULT)
+    add_landmark_arguments(p)
     args = p.parse_args(argv)
     setup_logging(args.verbose)
     config = RecordConfig(
