@@ -26,6 +26,15 @@ def hand_task(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def lite_task(shared_dir: Path) -> Path:
+    """The lite hand models (only the litert backend can read them)."""
+    path = shared_dir / "models" / "hand_landmarker_lite.task"
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def ksl_videos(shared_dir: Path) -> list[Path]:
     videos = sorted((shared_dir / "data" / "ksl-expert-videos").glob("*.mp4"))
     if not videos:

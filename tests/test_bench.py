@@ -168,14 +168,6 @@ def test_on_a_device_without_tensorflow_the_keras_rows_are_unavailable(run_dir, 
 
 # -------------------------------------------------------------------------------------- pipeline
 
-@pytest.fixture(scope="module")
-def lite_task(shared_dir: Path) -> Path:
-    path = shared_dir / "models" / "hand_landmarker_lite.task"
-    if not path.is_file():
-        pytest.skip(f"needs {path}")
-    return path
-
-
 @pytest.mark.slow
 @pytest.mark.shared
 def test_pipeline_on_the_shared_videos(run_dir, ksl_videos, hand_task, lite_task, tmp_path, capsys):

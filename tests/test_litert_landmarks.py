@@ -330,11 +330,8 @@ def test_agrees_with_the_mediapipe_backend(hand_task, clip):
     assert np.median(np.concatenate(dist)) < 0.5  # % of the image width
 
 
-def test_the_lite_bundle_loads_and_finds_hands(shared_dir, clip):
-    lite = shared_dir / "models" / "hand_landmarker_lite.task"
-    if not lite.is_file():
-        pytest.skip(f"needs {lite}")
-    with LiteRTHands(lite, threads=1) as hands:
+def test_the_lite_bundle_loads_and_finds_hands(lite_task, clip):
+    with LiteRTHands(lite_task, threads=1) as hands:
         result = _run(hands, clip)
     assert sum(r.num_hands == 2 for r in result) >= 10
 

@@ -102,10 +102,8 @@ def test_compares_both_backends_on_a_real_video(video, hand_task, tmp_path, caps
     assert report["environment"]["tflite_runtime"]
 
 
-def test_speed_matrix_times_every_configuration_in_one_run(video, hand_task, shared_dir, tmp_path, capsys):
-    lite = shared_dir / "models" / "hand_landmarker_lite.task"
-    if not lite.is_file():
-        pytest.skip(f"needs {lite}")
+def test_speed_matrix_times_every_configuration_in_one_run(video, hand_task, lite_task, tmp_path, capsys):
+    lite = lite_task
     out = tmp_path / "speed.json"
     with pytest.raises(SystemExit) as done:
         main(["--speed", str(video), "--hand-model", str(hand_task), "--lite-model", str(lite), "--threads", "1",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
-
-import dataclasses
 
 from edge_runtime.dataset import Dataset, Recording
 from edge_runtime.errors import DatasetError
