@@ -267,7 +267,7 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
         "protocol": arms["all"].scheme + (" (grouped by person)" if real.folds != "loso" else ""),
         "training": {k: v for k, v in cfg.to_dict().items()
                      if k in ("model", "sizes", "epochs", "patience", "min_epochs", "batch_size", "learning_rate",
-                              "seed", "val_fraction", "calibration", "export_check")},
+                              "loss", "gce_q", "seed", "val_fraction", "calibration", "export_check")},
         "params": int(params),
         "audit": {"flagged_recordings": len(result.flagged_files), "flagged_people": sorted(flags),
                   "oof_accuracy_logistic_5fold": result.accuracy},
@@ -286,6 +286,13 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
 
 
 # ---------------------------------------------------------------- output
+
+
+def _loss(training: dict[str, Any]) -> str:
+    """'cross-entropy' or 'generalized cross-entropy (q=0.7)'; runs before --loss existed used cross-entropy."""
+    if training.get("loss", "crossentropy") == "gce":
+        return f"generalized cross-entropy (q={training.get('gce_q')})"
+    return "cross-entropy"
 
 
 def _pct(x: Any) -> str:
@@ -353,7 +360,7 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["", f"## {r['set']}: {r['about']}", "",
                   f"{r['recordings']} recordings, {r['people']} people, signs: {', '.join(r['labels'])}. "
                   f"Protocol: {r['protocol']}. Model: {r['training']['model']} {r['training']['sizes']} "
-                  f"({r['params']} parameters), at most {r['training']['epochs']} epochs (patience "
+                  f"({r['params']} parameters), loss {_loss(r['training'])}, at most {r['training']['epochs']} epochs (patience "
                   f"{r['training']['patience']}, none kept before epoch {r['training']['min_epochs']}). The shared "
                   f"README's reference: {r['reference_published']}. The audit flags "
                   f"{r['audit']['flagged_recordings']} recordings; flagged people: "
@@ -442,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-check", default="f16,int8", help="formats each fold's model is scored as ('' = none)")
     p.add_argument("--epochs", type=int, default=None, help="override every set's maximum epochs")
     p.add_argument("--patience", type=int, default=None, help="override every set's early-stopping patience")
+    p.add_argument("--loss", choices=("crossentropy", "gce"), default=None,
+                   help="override every set's training loss (see sign-train --loss)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-fold lines")
     return p
 
@@ -462,7 +471,8 @@ def _main(argv: Sequence[str] | None) -> int:
         from export.formats import parse_formats
 
         parse_formats(args.export_check)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("loss", args.loss))
+                 if v is not None}
     report = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     import edge_runtime
 

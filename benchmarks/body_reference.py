@@ -251,10 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared",
                    help="the shared folder (data/ inside), for --sets")
     p.add_argument("--work", type=Path, default=Path("runs/body_reference"), help="where --sets are imported")
-    p.add_argument("--folds", default="loso", help="loso, or K for person-grouped K-fold")
+    p.add_argument("--folds", default=None, help="loso, or K for person-grouped K-fold (default: each --sets set's "
+                                                "protocol, as sign-accuracy; loso for dataset folders)")
     p.add_argument("--references", default="shoulders,face", help=f"any of: {', '.join(REFERENCES)}")
-    p.add_argument("--epochs", type=int, default=150, help="maximum epochs (as sign-train)")
-    p.add_argument("--patience", type=int, default=30, help="early-stopping patience (as sign-train)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the set's budget in "
+                                                            "sign-accuracy, else sign-train's)")
+    p.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: as --epochs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/body_reference"),
                    help="writes OUT.md and OUT.json")
@@ -281,12 +283,16 @@ def _main(argv: Sequence[str] | None) -> int:
     for d in args.datasets:
         if not (d / "manifest.csv").is_file():
             raise DatasetError(f"{d}: not a dataset folder (no manifest.csv)")
-    datasets = list(args.datasets) + [import_set(SETS[n], args.shared, args.work / n) for n in names]
+    # Each shared set keeps the protocol and budget sign-accuracy gives it, so the hands arm repeats that figure.
+    runs = [(d, args.folds or "loso", {}) for d in args.datasets]
+    runs += [(import_set(SETS[n], args.shared, args.work / n), args.folds or SETS[n].folds, SETS[n].training)
+             for n in names]
+    flags = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
     report = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     command = "python -m benchmarks.body_reference " + " ".join(sys.argv[1:] if argv is None else list(argv))
     start = time.perf_counter()
-    results = [experiment(d, args.folds, refs, {"epochs": args.epochs, "patience": args.patience,
-                                                 "seed": args.seed}, report) for d in datasets]
+    results = [experiment(d, folds, refs, {**training, **flags, "seed": args.seed}, report)
+               for d, folds, training in runs]
     payload = {"command": command, "seconds": round(time.perf_counter() - start, 1),
                "machine": {"platform": platform.platform(), "python": platform.python_version(),
                            "cpus": __import__("os").cpu_count()}, "results": results}

@@ -62,6 +62,12 @@ def build_parser() -> Any:
     p.add_argument("--batch-size", type=int, default=16, help="recordings per training step")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial learning rate (halved on "
                    "validation-loss plateaus)")
+    # Spelled out here so --help needs no Keras; train.losses.LOSSES is the truth (a test compares them).
+    p.add_argument("--loss", choices=("crossentropy", "gce"), default="crossentropy",
+                   help="crossentropy, or gce (generalized cross-entropy): bounded, so recordings whose label looks "
+                        "wrong to the model weigh less; for data labelled by many people (see sign-audit)")
+    p.add_argument("--gce-q", type=float, default=0.7,
+                   help="gce's q in (0, 1]: towards 0 it is cross-entropy, 1 the mean absolute error")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
     p.add_argument("--val-fraction", type=float, default=0.15, help="share of signers/groups for validation")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of signers/groups for the test")
@@ -149,7 +155,8 @@ def make_config(args: Any) -> Any:
         parse_formats(args.export_check)  # an unknown format fails before any data is read
     return TrainConfig(model=model or "compact", sizes=sizes, epochs=args.epochs, patience=args.patience,
                        min_epochs=args.min_epochs,
-                       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
+                       gce_q=args.gce_q, seed=args.seed,
                        split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        folds=folds, augment=augment, class_weights=not args.no_class_weights,
                        strategy=args.strategy, init_from=args.init_from, exclude_flagged=args.exclude_flagged,

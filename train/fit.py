@@ -34,6 +34,7 @@ from edge_runtime.errors import ModelError, SignedgeError
 from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, check_same
 from train.augment import AugmentConfig, Augmenter, Raw
 from train.data import model_input, trim_to_sign
+from train.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from train.models import DEFAULT_MODEL, build_model, resolve_sizes
 from train.splits import Split
 
@@ -60,6 +61,8 @@ class TrainConfig:
     min_epochs: int = 20  # early stopping keeps no epoch before this one (validation on few people is noisy early)
     batch_size: int = 16
     learning_rate: float = 1e-3
+    loss: str = "crossentropy"  # or "gce": bounded, so wrongly labelled recordings weigh less (train.losses)
+    gce_q: float = DEFAULT_GCE_Q
     seed: int = 0
     split: str = "auto"  # auto | signer | source
     val_fraction: float = 0.15
@@ -86,6 +89,10 @@ class TrainConfig:
                                    "trained model use export-tflite on its run folder)")
         if not self.learning_rate > 0:
             raise TrainConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
+        if self.loss not in LOSSES:
+            raise TrainConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if not 0.0 < float(self.gce_q) <= 1.0:
+            raise TrainConfigError(f"--gce-q must be in (0, 1], got {self.gce_q}")
         if self.strategy not in ("default", "mirrored"):
             raise TrainConfigError(f"--strategy must be default or mirrored, got {self.strategy!r}")
         self.sizes = resolve_sizes(self.model, self.sizes)
@@ -299,7 +306,7 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[R
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = new_model(cfg, spec, num_classes)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="sparse_categorical_crossentropy",
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=make_loss(cfg.loss, cfg.gce_q),
                       metrics=["accuracy"])
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),

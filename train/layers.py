@@ -11,6 +11,8 @@ from typing import Any
 import keras
 from keras import ops
 
+import train.losses  # noqa: F401  (registers the training losses too: a saved model loads compiled)
+
 
 @keras.saving.register_keras_serializable(package="signedge")
 class AttentionPooling(keras.layers.Layer):
