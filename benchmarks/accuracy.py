@@ -473,6 +473,9 @@ def _main(argv: Sequence[str] | None) -> int:
         parse_formats(args.export_check)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("loss", args.loss))
                  if v is not None}
+    from train.native_stderr import import_tensorflow
+
+    import_tensorflow(args.verbose)
     report = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     import edge_runtime
 

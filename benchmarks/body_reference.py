@@ -283,6 +283,9 @@ def _main(argv: Sequence[str] | None) -> int:
     for d in args.datasets:
         if not (d / "manifest.csv").is_file():
             raise DatasetError(f"{d}: not a dataset folder (no manifest.csv)")
+    from train.native_stderr import import_tensorflow
+
+    import_tensorflow(args.verbose)
     # Each shared set keeps the protocol and budget sign-accuracy gives it, so the hands arm repeats that figure.
     runs = [(d, args.folds or "loso", {}) for d in args.datasets]
     runs += [(import_set(SETS[n], args.shared, args.work / n), args.folds or SETS[n].folds, SETS[n].training)

@@ -43,12 +43,8 @@ instead of 2.8 MB, and runs 2.7 ms instead of 14.7 ms per sequence.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,37 +53,12 @@ import numpy as np
 from edge_runtime.files import atomic_path
 from export.errors import ExportError
 from export.formats import Format
+from train.native_stderr import captured
 
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
 INPUT_NAME = "features"
-
-
-@contextlib.contextmanager
-def native_stderr_captured(enabled: bool = True) -> Iterator[list[str]]:
-    """Route the C++ converter's stderr chatter (MLIR, absl) into a list instead of the user's terminal.
-
-    The lines are kept so a failed conversion can quote them; with ``-vv`` they pass through.
-    """
-    lines: list[str] = []
-    if not enabled:
-        yield lines
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable stderr descriptor (embedded interpreters): nothing to capture
-        yield lines
-        return
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
 
 
 def _first_error_line(err: BaseException, native: list[str]) -> str:
@@ -140,7 +111,7 @@ def convert_tflite(saved_model_dir: Path, fmt: Format, calibration: np.ndarray |
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     _configure(converter, fmt, calibration, int8_io)
-    with native_stderr_captured(quiet) as native:
+    with captured(quiet) as native:
         try:
             blob = converter.convert()
         except Exception as err:  # ConverterError and friends; their text is pages of MLIR locations
@@ -178,7 +149,7 @@ def convert_onnx(model: Any, frames: int, features: int, opset: int = ONNX_OPSET
     import tf2onnx
 
     signature = [tf.TensorSpec((1, frames, features), tf.float32, name=INPUT_NAME)]
-    with native_stderr_captured(quiet) as native:
+    with captured(quiet) as native:
         try:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
         except Exception as err:  # tf2onnx raises whatever the graph rewriters hit

@@ -24,10 +24,16 @@ import numpy as np
 
 from edge_runtime.errors import DatasetError, SignedgeError
 from edge_runtime.files import write_json
-from edge_runtime.model_info import ModelInfo, TensorInfo, sidecar_path, write_model_info
+from edge_runtime.model_info import (
+    ModelInfo,
+    TensorInfo,
+    sidecar_path,
+    write_model_info,
+)
 from export.errors import ExportError
 from export.formats import DEFAULT_FORMATS, Format, parse_formats
 from export.verify import Verification, verify_file
+from train.native_stderr import import_tensorflow
 
 log = logging.getLogger(__name__)
 
@@ -173,16 +179,6 @@ def _device_check(path: Path, run: Any, x: np.ndarray, probs: np.ndarray, thread
     return None
 
 
-def _quiet_tensorflow_start(quiet: bool) -> None:
-    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) kept off the user's terminal."""
-    from export.convert import native_stderr_captured
-
-    with native_stderr_captured(quiet):
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-
-
 def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Test-split features, labels and the trained Keras model's probabilities (checked to be a softmax)."""
     from export.source import check_softmax
@@ -253,7 +249,7 @@ def export_run(config: ExportConfig) -> ExportReport:
     """Export ``config.run_dir`` to every requested format, verify each file, write the report."""
     formats = parse_formats(config.formats)
     out = config.out if config.out is not None else config.run_dir / "export"
-    _quiet_tensorflow_start(config.quiet_converter)
+    import_tensorflow(verbose=0 if config.quiet_converter else 1)
 
     from export.convert import saved_model
     from export.rebuild import check_parity, static_clone

@@ -216,6 +216,9 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.report import check_output
 
     check_output(out, args.force)  # before any slow work
+    from train.native_stderr import import_tensorflow
+
+    import_tensorflow(args.verbose)  # first: train.fit imports Keras
     cfg = make_config(args)
     spec = make_spec(args.frames)
 
