@@ -65,7 +65,8 @@ def build_parser() -> Any:
     # Spelled out here so --help needs no Keras; train.losses.LOSSES is the truth (a test compares them).
     p.add_argument("--loss", choices=("crossentropy", "gce"), default="crossentropy",
                    help="crossentropy, or gce (generalized cross-entropy): bounded, so recordings whose label looks "
-                        "wrong to the model weigh less; for data labelled by many people (see sign-audit)")
+                        "wrong to the model weigh less (on the shared real sets it did not beat cross-entropy: "
+                        "benchmarks/results/accuracy_gce.md; leaving out what sign-audit flags helped more)")
     p.add_argument("--gce-q", type=float, default=0.7,
                    help="gce's q in (0, 1]: towards 0 it is cross-entropy, 1 the mean absolute error")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
