@@ -253,6 +253,9 @@ class ClassifierRow:
     macro_f1: float = float("nan")
     agreement: float = float("nan")  # share of sequences whose argmax equals the Keras model.predict one
     max_abs_diff: float = float("nan")  # max |p - p_keras| over sequences and classes
+    # Where this format's class differs from Keras's: Keras's own top-1 minus top-2 probability on that sequence
+    # (a near-tie flips under any rounding; a wide margin that flips is a real quantisation error).
+    disagreement_margins: list[float] = field(default_factory=list)
     load_ms: float = float("nan")  # at the first thread count (each thread count: JSON ``runs``)
     peak_rss_mb: float = float("nan")
     model_rss_mb: float = float("nan")
@@ -472,6 +475,9 @@ def _quality(row: ClassifierRow, probs: np.ndarray, y: np.ndarray, reference: np
     if reference is not None and reference.shape == probs.shape:
         row.agreement = float(np.mean(pred == reference.argmax(1)))
         row.max_abs_diff = float(np.abs(probs - reference).max())
+        top2 = np.sort(reference, axis=1)[:, -2:]
+        row.disagreement_margins = [round(float(top2[i, 1] - top2[i, 0]), 4)
+                                    for i in np.flatnonzero(pred != reference.argmax(1))]
 
 
 def _measure_row(spec: RowSpec, run: BenchRun, config: ClassifierConfig, features: Path, tmp: Path,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench import (KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport, ClassifierRow, macro_f1,
+from benchmarks.bench import (KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport, ClassifierRow, _quality, macro_f1,
                               time_calls)
 from benchmarks.cli import main, spread
 from benchmarks.pipeline import PipelineRow
@@ -303,9 +303,22 @@ def test_targets_pass_and_miss_by_how_much():
     slow = {t.name: t for t in evaluate_targets(_report(0.25, 0.98, 0.88), [])}
     assert slow["int8_speedup"].status == "MISS" and "short by 1.0x" in slow["int8_speedup"].margin
     assert slow["int8_agreement"].status == "MISS" and "-2.0 pt vs Keras" in slow["int8_agreement"].margin
+    assert "differ" not in slow["int8_agreement"].margin  # no per-sequence margins recorded: nothing said
+    near_tie = _report(0.2, 0.98, 0.88)
+    near_tie.rows[-1].n, near_tie.rows[-1].disagreement_margins = 50, [0.0123]
+    said = {t.name: t for t in evaluate_targets(near_tie, [])}["int8_agreement"].margin
+    assert "1 of 50 differ(s), where Keras's own top-2 margin was 0.012" in said
 
     def lm(fps: float) -> PipelineRow:
         return PipelineRow("640", "640x360", "litert", "full", "1", landmark_fps=fps)
 
     assert [t.status for t in evaluate_targets(None, [lm(25.0), lm(24.9)])] == ["PASS", "MISS"]
     assert "short by 0.1 frames/s" in evaluate_targets(None, [lm(24.9)])[0].margin
+
+
+def test_each_disagreement_keeps_how_close_keras_itself_was():
+    reference = np.array([[0.51, 0.49, 0.0], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1]], np.float32)
+    probs = np.array([[0.48, 0.52, 0.0], [0.9, 0.05, 0.05], [0.6, 0.3, 0.1]], np.float32)  # a near-tie, a real flip
+    row = ClassifierRow("int8", "m.tflite", "litert", "int8")
+    _quality(row, probs, np.array([0, 0, 1]), reference)
+    assert row.agreement == pytest.approx(1 / 3) and row.disagreement_margins == [0.02, 0.5]
