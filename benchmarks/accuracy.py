@@ -45,6 +45,7 @@ from edge_runtime.cli.common import parser as base_parser
 from edge_runtime.cli.common import run, setup_logging
 from edge_runtime.errors import DatasetError, SignedgeError
 from edge_runtime.files import write_json, write_text
+from train.cli import LOSS_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,20 @@ SETS: dict[str, RealSet] = {s.name: s for s in (
             "views per performance (one group)", "logistic regression, LOSO: mean 73.5%, worst 56.0%",
             private=True),
 )}
+
+
+def parse_sets(text: str, shared: Path, allow_none: bool = False) -> list[str]:
+    """``--sets`` names: each known and its shared folders present, else one clear error."""
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SETS]
+    if unknown or not (names or allow_none):
+        raise DatasetError(f"--sets: unknown set {unknown[0] if unknown else '(none)'!r} (known: {', '.join(SETS)})")
+    for name in names:
+        for folder in SETS[name].folders:
+            if not (shared / "data" / folder).is_dir():
+                raise DatasetError(f"{shared / 'data' / folder}: not found (the shared data sets are needed; "
+                                   "pass --shared)")
+    return names
 
 
 # ---------------------------------------------------------------- steps
@@ -125,8 +140,9 @@ def reference_scores(loaded: Any, splits: Sequence[Any], excluded: set[int] | No
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X = loaded.features(range(len(loaded.rows)))
-    stats = np.concatenate([X.mean(1), X.std(1), X.min(1), X.max(1)], axis=1)
+    from train.audit import time_statistics
+
+    stats = time_statistics(loaded.features(range(len(loaded.rows))))
     y = loaded.y
     skip = excluded or set()
     hits: dict[str, list[bool]] = {}
@@ -449,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-check", default="f16,int8", help="formats each fold's model is scored as ('' = none)")
     p.add_argument("--epochs", type=int, default=None, help="override every set's maximum epochs")
     p.add_argument("--patience", type=int, default=None, help="override every set's early-stopping patience")
-    p.add_argument("--loss", choices=("crossentropy", "gce"), default=None,
+    p.add_argument("--loss", choices=LOSS_CHOICES, default=None,
                    help="override every set's training loss (see sign-train --loss)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-fold lines")
     return p
@@ -458,15 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SETS]
-    if unknown or not names:
-        raise DatasetError(f"--sets: unknown set {unknown[0] if unknown else '(none)'!r} (known: {', '.join(SETS)})")
-    for name in names:
-        for folder in SETS[name].folders:
-            if not (args.shared / "data" / folder).is_dir():
-                raise DatasetError(f"{args.shared / 'data' / folder}: not found (the shared data sets are needed; "
-                                   "pass --shared)")
+    names = parse_sets(args.sets, args.shared)
     if args.export_check:
         from export.formats import parse_formats
 

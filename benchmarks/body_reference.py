@@ -145,7 +145,9 @@ def _raws(loaded: Any, indices: Sequence[int], kind: str | None) -> list[Any]:
 
 
 def _matrix(raws: Sequence[Any], features: Callable[[Any], np.ndarray] | None, spec: FeatureSpec) -> np.ndarray:
-    f = features or (lambda raw: spec.model_input(raw.landmarks, raw.present, raw.aspect))
+    from train.fit import spec_features
+
+    f = features or spec_features(spec)
     return np.stack([f(raw) for raw in raws]) if raws else np.zeros((0, spec.frames, spec.num_features), np.float32)
 
 
@@ -272,12 +274,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if unknown or not refs:
         raise DatasetError(f"--references: unknown {unknown[0] if unknown else '(none)'!r} "
                            f"(choose from {', '.join(REFERENCES)})")
-    from benchmarks.accuracy import SETS, import_set
+    from benchmarks.accuracy import SETS, import_set, parse_sets
 
-    names = [n.strip() for n in args.sets.split(",") if n.strip()]
-    unknown_sets = [n for n in names if n not in SETS]
-    if unknown_sets:
-        raise DatasetError(f"--sets: unknown set {unknown_sets[0]!r} (known: {', '.join(SETS)})")
+    names = parse_sets(args.sets, args.shared, allow_none=True)
     if not names and not args.datasets:
         raise DatasetError("give dataset folders or --sets")
     for d in args.datasets:

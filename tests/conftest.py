@@ -17,21 +17,22 @@ def shared_dir() -> Path:
     return SHARED
 
 
-@pytest.fixture(scope="session")
-def hand_task(shared_dir: Path) -> Path:
-    path = shared_dir / "models" / "hand_landmarker.task"
+def _shared_model(shared_dir: Path, name: str) -> Path:
+    path = shared_dir / "models" / name
     if not path.is_file():
         pytest.skip(f"needs {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def hand_task(shared_dir: Path) -> Path:
+    return _shared_model(shared_dir, "hand_landmarker.task")
 
 
 @pytest.fixture(scope="session")
 def lite_task(shared_dir: Path) -> Path:
     """The lite hand models (only the litert backend can read them)."""
-    path = shared_dir / "models" / "hand_landmarker_lite.task"
-    if not path.is_file():
-        pytest.skip(f"needs {path}")
-    return path
+    return _shared_model(shared_dir, "hand_landmarker_lite.task")
 
 
 @pytest.fixture(scope="session")

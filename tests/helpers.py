@@ -8,6 +8,10 @@ from typing import Callable, Sequence
 import pytest
 
 
+# sign-train flags for a tiny, quick model: a 1-block compact model of width 8, two epochs.
+FAST_TRAIN = ["--epochs", "2", "--patience", "2", "--size", "width=8", "--size", "blocks=1", "-q"]
+
+
 def exit_code(main: Callable[[Sequence[str]], None], args: Sequence[str]) -> int:
     """Run a console script's ``main`` as a user would and return its exit status."""
     with pytest.raises(SystemExit) as done:

@@ -10,12 +10,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from helpers import FAST_TRAIN as FAST  # noqa: E402
 from helpers import exit_code  # noqa: E402
 from train.cli import build_parser, main  # noqa: E402
-from train.losses import LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
+from train.losses import DEFAULT_GCE_Q, LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
 from train.synth import SynthConfig, make_dataset  # noqa: E402
-
-FAST = ["--epochs", "2", "--patience", "2", "--size", "width=8", "--size", "blocks=1", "-q"]
 
 
 def value(loss: keras.losses.Loss, y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -56,6 +55,7 @@ def test_a_wrong_label_pulls_less_under_gce_than_under_cross_entropy():
 def test_every_loss_name_is_offered_by_sign_train():
     action = next(a for a in build_parser()._actions if a.dest == "loss")
     assert tuple(action.choices) == LOSSES
+    assert next(a for a in build_parser()._actions if a.dest == "gce_q").default == DEFAULT_GCE_Q
     assert make_loss("crossentropy") == "sparse_categorical_crossentropy"
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge")

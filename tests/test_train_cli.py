@@ -16,12 +16,11 @@ pytest.importorskip("keras")
 from edge_runtime.dataset import Dataset  # noqa: E402
 from edge_runtime.errors import SignedgeError  # noqa: E402
 from edge_runtime.spec import FeatureSpec  # noqa: E402
+from helpers import FAST_TRAIN as FAST  # noqa: E402
 from train.cli import main  # noqa: E402
 from train.synth import SynthConfig, make_dataset, synthesize, synthetic_info, write_dataset  # noqa: E402
 
 WORDS = ("무한", "미국", "형,오빠")
-# Tiny and quick: a 1-block compact model of width 8, two epochs.
-FAST = ["--epochs", "2", "--patience", "2", "--size", "width=8", "--size", "blocks=1", "-q"]
 CONTRACT = {"signedge_version", "created", "spec", "labels", "model", "dataset", "split", "metrics", "training",
             "versions"}
 

@@ -268,6 +268,11 @@ def _jitter(ff: np.ndarray) -> float:
     return float(np.median(np.concatenate(moves))) if moves else float("nan")
 
 
+def time_statistics(x: np.ndarray) -> np.ndarray:
+    """Mean, std, min and max over time of model input [..., T, F] -> [..., 4F]: the quick linear model's input."""
+    return np.concatenate([x.mean(-2), x.std(-2), x.min(-2), x.max(-2)], axis=-1)
+
+
 def _measure(ds: Dataset, spec: FeatureSpec, progress: bool) -> _Measured:
     n = len(ds)
     stats = np.zeros((n, 4 * spec.num_features), np.float32)
@@ -279,7 +284,7 @@ def _measure(ds: Dataset, spec: FeatureSpec, progress: bool) -> _Measured:
         rec = ds.load(i)
         ff = spec.frame_features(rec.landmarks, rec.present, rec.aspect)
         x = resample(ff, spec.frames)
-        stats[i] = np.concatenate([x.mean(0), x.std(0), x.min(0), x.max(0)])
+        stats[i] = time_statistics(x)
         on = np.stack([ff[:, c[-1]] > 0.5 for c in HAND_COLUMNS], axis=1)  # [N, 2]
         frames[i] = len(ff)
         hands[i] = [on[:, 0].sum(), on[:, 1].sum(), on.all(axis=1).sum(), on.any(axis=1).sum()]

@@ -15,6 +15,9 @@ from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import DatasetError, ModelError
 
 PROG = "sign-train"
+# train.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
+LOSS_CHOICES = ("crossentropy", "gce")
+GCE_Q_DEFAULT = 0.7
 
 EPILOG = """\
 examples:
@@ -62,12 +65,11 @@ def build_parser() -> Any:
     p.add_argument("--batch-size", type=int, default=16, help="recordings per training step")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial learning rate (halved on "
                    "validation-loss plateaus)")
-    # Spelled out here so --help needs no Keras; train.losses.LOSSES is the truth (a test compares them).
-    p.add_argument("--loss", choices=("crossentropy", "gce"), default="crossentropy",
+    p.add_argument("--loss", choices=LOSS_CHOICES, default="crossentropy",
                    help="crossentropy, or gce (generalized cross-entropy): bounded, so recordings whose label looks "
                         "wrong to the model weigh less (on the shared real sets it did not beat cross-entropy: "
                         "benchmarks/results/accuracy_gce.md; leaving out what sign-audit flags helped more)")
-    p.add_argument("--gce-q", type=float, default=0.7,
+    p.add_argument("--gce-q", type=float, default=GCE_Q_DEFAULT,
                    help="gce's q in (0, 1]: towards 0 it is cross-entropy, 1 the mean absolute error")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
     p.add_argument("--val-fraction", type=float, default=0.15, help="share of signers/groups for validation")

@@ -46,6 +46,11 @@ Report = Callable[[str], None]
 Features = Callable[[Raw], np.ndarray]
 
 
+def spec_features(spec: FeatureSpec) -> Features:
+    """The default model input of a raw recording: the feature spec's, exactly what the device computes."""
+    return lambda raw: spec.model_input(raw.landmarks, raw.present, raw.aspect)
+
+
 class TrainConfigError(SignedgeError, ValueError):
     """A training setting (flag) is out of range or conflicts with another one."""
 
@@ -157,7 +162,7 @@ class TrainSequence(keras.utils.PyDataset):
     def __init__(self, raws: Sequence[Raw], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
                  batch_size: int = 16, seed: int = 0, features: Features | None = None) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
-        self.features = features or (lambda raw: spec.model_input(raw.landmarks, raw.present, raw.aspect))
+        self.features = features or spec_features(spec)
         if len(raws) != len(y) or not len(raws):
             raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
         self.raws = list(raws)
