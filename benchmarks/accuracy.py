@@ -45,7 +45,7 @@ from edge_runtime.cli.common import parser as base_parser
 from edge_runtime.cli.common import run, setup_logging
 from edge_runtime.errors import DatasetError, SignedgeError
 from edge_runtime.files import write_json, write_text
-from train.cli import LOSS_CHOICES
+from train.cli.train import LOSS_CHOICES
 
 log = logging.getLogger(__name__)
 

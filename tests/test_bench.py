@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.bench import (KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport, ClassifierRow, _quality, macro_f1,
                               time_calls)
-from benchmarks.cli import main, spread
+from benchmarks.cli.bench import main, spread
 from benchmarks.pipeline import PipelineRow
 from benchmarks.report import evaluate_targets
 from edge_runtime.dataset import Dataset
@@ -52,7 +52,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("keras")
     pytest.importorskip("tf2onnx")
     from export.cli import main as export_main
-    from train.cli import main as train_main
+    from train.cli.train import main as train_main
     from train.synth import SynthConfig, make_dataset
 
     root = tmp_path_factory.mktemp("bench")

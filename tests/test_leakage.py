@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from train.cli import main  # noqa: E402
+from train.cli.train import main  # noqa: E402
 from train.leakage import random_sample_split  # noqa: E402
 from train.synth import SynthConfig, make_dataset  # noqa: E402
 

@@ -77,7 +77,7 @@ def test_export_clone_has_batch_one_and_the_same_outputs(name):
 
 
 def test_sign_train_offers_exactly_the_models_of_the_zoo():
-    from train.cli import MODEL_NAMES
+    from train.cli.train import MODEL_NAMES
 
     assert tuple(MODELS) == MODEL_NAMES
 

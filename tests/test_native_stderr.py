@@ -51,7 +51,7 @@ def test_sign_train_shows_no_tensorflow_chatter_unless_verbose(tmp_path: Path):
     fast = ["--epochs", "1", "--min-epochs", "0", "--size", "width=8", "--size", "blocks=1", "-q"]
 
     def sign_train(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "train.cli", str(data), "-o", str(tmp_path / "run"), "--force",
+        return subprocess.run([sys.executable, "-m", "train.cli.train", str(data), "-o", str(tmp_path / "run"), "--force",
                                *fast, *extra], capture_output=True, text=True, timeout=300)
 
     quiet = sign_train()

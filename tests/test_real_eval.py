@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("keras")
 
 from edge_runtime.dataset import Dataset  # noqa: E402
-from train.cli import main  # noqa: E402
+from train.cli.train import main  # noqa: E402
 from train.synth import SynthConfig, synthesize, synthetic_info, write_dataset  # noqa: E402
 
 WORDS = ("무한", "미국", "형,오빠")

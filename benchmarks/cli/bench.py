@@ -22,7 +22,7 @@ from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import SignedgeError, SourceError
 
 PROG = "sign-bench"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 SHARED_VIDEOS = SHARED / "data" / "ksl-expert-videos"
 SHARED_FULL = SHARED / "models" / "hand_landmarker.task"
 SHARED_LITE = SHARED / "models" / "hand_landmarker_lite.task"
