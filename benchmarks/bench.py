@@ -3,7 +3,7 @@
 What one row measures, and why it is measured that way:
 
 - The same held-out sequences for every row: the run's test split (model card),
-  turned into features by ``train.data.load_features`` (the one feature spec).
+  turned into features by ``host.features.load_features`` (the one feature spec).
 - Exported files run through the device's own object,
   ``edge_runtime.classifier.load_classifier(path, threads).predict(features)``,
   so a latency includes what the device pays per sign (input quantisation,
@@ -49,13 +49,10 @@ import numpy as np
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.files import sha256_file
 from edge_runtime.spec import FeatureSpec
-from export.source import read_run_json
+from host.run_folder import CARD_FILE, LABELS_FILE, ModelCard, RunFolder
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "model.keras"  # the run folder contract (sign-train writes it; export.source reads it)
-LABELS_FILE = "labels.json"
-CARD_FILE = "model_card.json"
 KERAS_PREDICT = "keras predict"
 KERAS_FUNCTION = "keras tf.function"
 WORKER_TIMEOUT_S = 900.0
@@ -170,48 +167,31 @@ def peak_rss_mb() -> float:
 class BenchRun:
     """What the benchmark needs from a run folder, read without loading TensorFlow."""
 
-    folder: Path
+    folder: RunFolder
     labels: list[str]
-    card: dict[str, Any]
+    card: ModelCard
     spec: FeatureSpec
     dataset: Path
     test_files: list[str]
 
     @property
     def model_path(self) -> Path:
-        return self.folder / MODEL_FILE
+        return self.folder.model_path
 
     @property
     def measured_on(self) -> str:
-        said = self.card.get("metrics", {}).get("test", {}).get("measured_on")
-        if isinstance(said, str) and said:
-            return said
-        return f"held-out test split of the run: {len(self.test_files)} recordings"
+        return self.card.measured_on or f"held-out test split of the run: {len(self.test_files)} recordings"
 
 
 def read_run(folder: str | Path, dataset: str | Path | None = None) -> BenchRun:
     """The run's labels, card, spec, dataset and test split; every problem is one ``SignedgeError`` line."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelError(f"{folder}: run folder not found")
-    if not (folder / MODEL_FILE).is_file():
-        raise ModelError(f"{folder}: no {MODEL_FILE} (train one with sign-train)")
-    labels = read_run_json(folder / LABELS_FILE, "the class names in output order")
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
-        raise ModelError(f"{folder / LABELS_FILE}: must be a JSON list of at least 2 class names")
-    card = read_run_json(folder / CARD_FILE, "the model card")
-    if not isinstance(card, dict) or "spec" not in card:
-        raise ModelError(f"{folder / CARD_FILE}: not a model card with a feature spec ('spec')")
-    spec = FeatureSpec.from_dict(card["spec"])
-    data = Path(dataset) if dataset is not None else Path(str(card.get("dataset", {}).get("path", "")))
-    if not str(data) or not data.is_dir():
-        raise DatasetError(f"{folder / CARD_FILE}: dataset folder {str(data)!r} not found (moved? pass --dataset DIR)")
-    test = card.get("split", {}).get("test", [])
-    if not isinstance(test, list) or not all(isinstance(f, str) for f in test):
-        raise ModelError(f"{folder / CARD_FILE}: split.test is not a list of manifest file names")
+    run = RunFolder(folder)
+    run.check_exists()
+    card = run.card()
+    test = card.split("test")
     if not test:
-        raise DatasetError(f"{folder / CARD_FILE}: the test split is empty; there is nothing held out to measure on")
-    return BenchRun(folder, list(labels), card, spec, data, list(test))
+        raise DatasetError(f"{run.file(CARD_FILE)}: the test split is empty; there is nothing held out to measure on")
+    return BenchRun(run, run.labels(), card, card.spec, run.dataset(card, dataset), test)
 
 
 # ----------------------------------------------------------------------------------------------- rows
@@ -371,16 +351,9 @@ def _load_keras(job: dict[str, Any], spec: FeatureSpec) -> _Loaded:
         raise ModuleNotFoundError(f"tensorflow is not installed ({err})") from err
     tf.config.threading.set_intra_op_parallelism_threads(int(job["threads"]))
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras
-
-    try:
-        import train.layers  # noqa: F401  registers the project's custom layers
-    except ModuleNotFoundError as err:
-        if err.name not in ("train", "train.layers"):
-            raise
     before = current_rss_mb()
     start = time.perf_counter()
-    model = keras.models.load_model(job["path"], compile=False, safe_mode=True)
+    model = RunFolder(Path(job["path"]).parent).load_model()
     if job["kind"] == "keras-predict":
         def call(x: np.ndarray) -> np.ndarray:
             return np.asarray(model.predict(x[None], verbose=0))[0]
@@ -522,7 +495,7 @@ def measure_classifiers(config: ClassifierConfig) -> ClassifierReport:
     """The classifier table: every row at every thread count, each in a fresh process, one at a time."""
     from tqdm import tqdm
 
-    from train.data import load_features
+    from host.features import load_features
 
     run = read_run(config.run_dir, config.dataset)
     X, y = load_features(run.dataset, run.test_files, run.spec, run.labels, progress=config.progress)

@@ -23,31 +23,27 @@ reports, per video and in total:
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import math
 import platform
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from edge_runtime.capture import VideoFileSource
-from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import SignedgeError
-from edge_runtime.files import write_json
 from edge_runtime.landmarks import HandFrame
 from edge_runtime.spec import NUM_HANDS
 
 log = logging.getLogger(__name__)
 
-PROG = "sign-parity"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_VIDEOS = SHARED / "data" / "ksl-expert-videos"
 SHARED_FULL = SHARED / "models" / "hand_landmarker.task"
@@ -221,11 +217,11 @@ def target_results(total: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return results
 
 
-def _pct(v: float) -> str:
+def pct(v: float) -> str:
     return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
 
 
-def _num(v: float, fmt: str = ".2f") -> str:
+def num(v: float, fmt: str = ".2f") -> str:
     return "n/a" if math.isnan(v) else format(v, fmt)
 
 
@@ -233,9 +229,9 @@ def format_parity(rows: list[dict[str, Any]]) -> str:
     head = ["video", "frames", "litert>=1", "mp>=1", "found agree", "slot pairs", "median %w", "p95 %w",
             "handed agree", "litert ms", "mp ms", "speedup"]
     body = [[r["video"], str(r["frames"]), str(r["litert_frames_with_hand"]), str(r["mediapipe_frames_with_hand"]),
-             _pct(r["found_agreement"]), str(r["same_slot_hands"]), _num(r["median_pct"], ".3f"),
-             _num(r["p95_pct"], ".3f"), _pct(r["handedness_agreement"]), _num(r["litert_ms"], ".1f"),
-             _num(r["mediapipe_ms"], ".1f"), _num(r["speedup"], ".2f") + "x"] for r in rows]
+             pct(r["found_agreement"]), str(r["same_slot_hands"]), num(r["median_pct"], ".3f"),
+             num(r["p95_pct"], ".3f"), pct(r["handedness_agreement"]), num(r["litert_ms"], ".1f"),
+             num(r["mediapipe_ms"], ".1f"), num(r["speedup"], ".2f") + "x"] for r in rows]
     return _table(head, body)
 
 
@@ -333,7 +329,7 @@ def format_speed(rows: list[dict[str, Any]]) -> str:
     return _table(head, body)
 
 
-def _environment() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
     from edge_runtime.tflite import interpreter_class
 
     versions = {"python": platform.python_version(), "machine": platform.machine(),
@@ -346,108 +342,14 @@ def _environment() -> dict[str, Any]:
     return versions
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = parser(PROG, __doc__.split("\n\n")[0] + """
-
-Examples:
-  sign-parity --hand-model ../shared/models/hand_landmarker.task --out parity.json
-  sign-parity clip.mp4 --hand-model hand_landmarker.task --max-width 640
-  sign-parity --speed --threads 1 2 --widths 0 640 --out speed.json""")
-    p.add_argument("videos", nargs="*", type=Path,
-                   help=f"videos to compare (default: every .mp4 in {SHARED_VIDEOS} when present; "
-                        f"with --speed: {SPEED_VIDEO} there)")
-    p.add_argument("--hand-model", type=Path, default=SHARED_FULL if SHARED_FULL.is_file() else None,
-                   help="hand_landmarker.task used by both backends")
-    p.add_argument("--lite-model", type=Path, default=SHARED_LITE if SHARED_LITE.is_file() else None,
-                   help="lite hand bundle, timed by --speed with both backends "
-                        "(a backend that cannot load it is reported as such)")
-    p.add_argument("--max-width", type=int, default=None, help="shrink frames to at most this width first")
-    p.add_argument("--threads", type=int, nargs="+", default=[1],
-                   help="litert interpreter threads (parity uses the first; --speed times each)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop each video after this many frames")
-    p.add_argument("--speed", action="store_true", help="time the backend matrix instead of comparing landmarks")
-    p.add_argument("--widths", type=int, nargs="+", default=[0, 640],
-                   help="frame widths for --speed (0 = the video's own width)")
-    p.add_argument("--repeat", type=int, default=3, help="passes over the video per width for --speed")
-    p.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
-    p.add_argument("--check", action="store_true", help="exit with status 1 when a parity target fails")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    return p
-
-
-def _config(args: argparse.Namespace) -> ParityConfig:
-    if args.hand_model is None:
-        raise SignedgeError(f"give --hand-model (no {SHARED_FULL} to default to)")
-    videos = list(args.videos)
-    if not videos:
-        if args.speed and (SHARED_VIDEOS / SPEED_VIDEO).is_file():
-            videos = [SHARED_VIDEOS / SPEED_VIDEO]
-        elif not args.speed and SHARED_VIDEOS.is_dir():
-            videos = sorted(SHARED_VIDEOS.glob("*.mp4"))
-        if not videos:
-            raise SignedgeError(f"give one or more videos (no shared videos in {SHARED_VIDEOS})")
-    for name, value in (("--max-width", args.max_width), ("--max-frames", args.max_frames)):
-        if value is not None and value < 1:
-            raise SignedgeError(f"{name} must be positive, got {value}")
-    if args.max_width is not None and args.max_width < 16:
-        raise SignedgeError(f"--max-width must be at least 16 pixels, got {args.max_width}")
-    if any(t < 1 for t in args.threads):
-        raise SignedgeError(f"--threads must be positive, got {args.threads}")
-    if args.repeat < 1:
-        raise SignedgeError(f"--repeat must be positive, got {args.repeat}")
-    if any(w != 0 and w < 16 for w in args.widths):
-        raise SignedgeError(f"--widths must be 0 (own width) or at least 16 pixels, got {args.widths}")
-    return ParityConfig(videos=videos, hand_model=args.hand_model, lite_model=args.lite_model,
-                        max_width=args.max_width, threads=list(args.threads), max_frames=args.max_frames,
-                        speed=args.speed, widths=[w or None for w in args.widths], repeat=args.repeat,
-                        out=args.out, check=args.check, progress=not args.quiet)
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    config = _config(args)
-    meta = {"command": PROG, "hand_model": str(config.hand_model), "config": _jsonable(asdict(config)),
-            "environment": _environment()}
-    if config.speed:
-        report = run_speed(config)
-        print(format_speed(report["speed"]))
-        print("ms/frame: mean over every frame and pass (after one untimed warm-up frame); all rows were timed "
-              "on the same frames in one run, each frame by every backend in turn.")
-        if config.out:
-            write_json(config.out, _jsonable({**meta, **report}))
-        return 0
-    report = run_parity(config)
-    print(format_parity(report["videos"] + [report["total"]]))
-    failed = []
-    for name, t in report["targets"].items():
-        shown = _pct(t["value"]) if name.endswith("agreement") else _num(t["value"], ".3f")
-        print(f"{t['what']}: {shown} (target {t['target']}): {'pass' if t['pass'] else 'FAIL'}")
-        if not t["pass"]:
-            failed.append(name)
-    if config.out:
-        write_json(config.out, _jsonable({**meta, **report}))
-    return 1 if failed and config.check else 0
-
-
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Paths as strings and NaN (nothing measured) as null, so the file is strict JSON."""
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     return value
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    import sys
-
-    sys.exit(run(_main, argv, prog=PROG))
-
-
-if __name__ == "__main__":
-    main()

@@ -43,6 +43,7 @@ import numpy as np
 
 from edge_runtime.capture import VideoFileSource
 from edge_runtime.errors import SignedgeError
+from edge_runtime.hands import HandSequence
 from edge_runtime.landmarks import HandFrame, open_backend
 from edge_runtime.recognizer import Recognizer, RecognizerConfig
 from edge_runtime.spec import FeatureSpec
@@ -175,9 +176,9 @@ class _TimedSpec:
     def __init__(self, spec: FeatureSpec, times: PassTimes) -> None:
         self._spec, self._times = spec, times
 
-    def model_input(self, landmarks: np.ndarray, present: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+    def model_input(self, hands: HandSequence) -> np.ndarray:
         start = time.perf_counter()
-        out = self._spec.model_input(landmarks, present, aspect)
+        out = self._spec.model_input(hands)
         self._times.features_ms.append((time.perf_counter() - start) * 1000.0)
         return out
 

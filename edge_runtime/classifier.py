@@ -20,7 +20,7 @@ import numpy as np
 
 from edge_runtime.errors import ModelError
 from edge_runtime.model_info import ModelInfo, TensorInfo, read_model_info
-from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, check_same
+from edge_runtime.spec import FeatureSpec, check_same
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,9 @@ class Classifier:
         return _to_probabilities(raw)
 
 
-def _check_info(path: Path, info: ModelInfo, expected: FeatureSpec) -> None:
-    check_same(expected, info.spec, f"model {path.name}")
+def _check_info(path: Path, info: ModelInfo, expected: FeatureSpec | None) -> None:
+    if expected is not None:
+        check_same(expected, info.spec, f"model {path.name}")
     want = [1, info.spec.frames, info.spec.num_features]
     shape = list(info.input.shape)
     if len(shape) != 3 or shape[1:] != want[1:]:
@@ -196,8 +197,12 @@ def _open_onnx(path: Path, info: ModelInfo, threads: int | None) -> Classifier:
 
 
 def load_classifier(path: str | Path, threads: int | None = None,
-                    expected_spec: FeatureSpec = DEFAULT_SPEC) -> Classifier:
-    """Open an exported model and its sidecar, refusing anything this runtime cannot feed correctly."""
+                    expected_spec: FeatureSpec | None = None) -> Classifier:
+    """Open an exported model and its sidecar, refusing anything this runtime cannot feed correctly.
+
+    ``expected_spec``: refuse a model made for another feature spec (None: any spec this runtime knows;
+    whether the device pipeline can compute it is the recognizer's check).
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")

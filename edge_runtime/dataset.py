@@ -9,7 +9,7 @@ A dataset folder looks like::
 
 Each ``.npz`` is self-describing (arrays + a JSON ``meta`` string, no pickle):
 
-    landmarks  float32 [N, 2, 21, 3]  slot 0 = signer's left hand, slot 1 = right (see spec.py)
+    landmarks  float32 [N, 2, 21, 3]  slot 0 = signer's left hand, slot 1 = right (see hands.py)
     present    bool    [N, 2]         hand detected in that frame
     score      float32 [N, 2]         detector confidence of that hand (0 where missing)
     meta       str                    JSON: label, signer, source_id, group, fps, aspect, extra
@@ -37,7 +37,7 @@ import numpy as np
 
 from edge_runtime.errors import DatasetError
 from edge_runtime.files import atomic_path, write_json, write_text
-from edge_runtime.spec import NUM_HANDS, NUM_POINTS
+from edge_runtime.hands import NUM_HANDS, NUM_POINTS, HandSequence
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,11 @@ class Recording:
     @property
     def num_frames(self) -> int:
         return int(self.landmarks.shape[0])
+
+    @property
+    def hands(self) -> HandSequence:
+        """The recording's hands (and body, when it kept one), as a feature spec and augmentation take them."""
+        return HandSequence(self.landmarks, self.present, float(self.aspect), self.pose)
 
     @property
     def hand_frames(self) -> int:

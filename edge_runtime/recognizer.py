@@ -29,10 +29,19 @@ import numpy as np
 from edge_runtime.classifier import Classifier, landmark_mismatch
 from edge_runtime.errors import SourceError
 from edge_runtime.landmarks import HandFrame, LandmarkBackend
-from edge_runtime.segment import (Decider, DecisionConfig, Segment, SegmentConfig, Segmenter,
-                                  SlidingWindow)
+from edge_runtime.segment import Decider, DecisionConfig, Segment, SegmentConfig, Segmenter, SlidingWindow
+from edge_runtime.spec import HANDS, check_computable
 
 log = logging.getLogger(__name__)
+
+# What this pipeline gives a feature spec: hand landmarks (a camera or video through a landmark backend, or a
+# replayed recording's hands). It runs no pose stage, so a spec that needs a body reference is refused.
+PIPELINE_INPUTS = frozenset({HANDS})
+
+
+def check_pipeline(classifier: Classifier) -> None:
+    """Refuse, in one line, a model whose feature spec needs an input this pipeline does not produce."""
+    check_computable(classifier.spec, PIPELINE_INPUTS, f"model {classifier.path.name}", "this device pipeline")
 
 
 @dataclass
@@ -143,6 +152,7 @@ class Recognizer:
             raise ValueError(f"stride must be >= 1, got {self.config.stride}")
         self.config.segment.validate()
         self.config.decision.validate()
+        check_pipeline(classifier)
         if backend is not None:
             warning = landmark_mismatch(classifier.info, backend.name, getattr(backend, "model_sha256", ""))
             if warning:
@@ -154,7 +164,7 @@ class Recognizer:
 
     def _cutter(self) -> Segmenter | SlidingWindow:
         if self.config.sliding:
-            return SlidingWindow(self.classifier.frames, self.config.stride)
+            return SlidingWindow(self.classifier.frames, self.config.stride, aspect=self.aspect)
         return Segmenter(self.config.segment, self.aspect)
 
     def _hands(self, item: Any, last_ms: int) -> tuple[HandFrame, np.ndarray | None, float, int]:
@@ -172,7 +182,7 @@ class Recognizer:
         return hands, payload, (time.perf_counter() - start) * 1000.0, ts_ms
 
     def _classify(self, seg: Segment, decider: Decider) -> SignEvent | None:
-        features = self.classifier.spec.model_input(seg.landmarks, seg.present, self.aspect)
+        features = self.classifier.spec.model_input(seg.hands)
         probs = self.classifier.predict(features)
         self.stats.segments += 1
         self.stats.inference_ms += self.classifier.last_invoke_ms

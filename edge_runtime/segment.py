@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_runtime.spec import NUM_HANDS, NUM_POINTS, hand_size
+from edge_runtime.hands import NUM_HANDS, NUM_POINTS, HandSequence, hand_size, to_square
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,12 @@ class Segment:
     present: np.ndarray  # [n, 2]
     landmarks_ms: np.ndarray  # [n] time the landmark backend spent on each frame
     reason: str  # why it ended: hands_gone, rest, max_length, end_of_stream, window
+    aspect: float = 1.0  # the frames' width / height: x times this is in y's unit
+
+    @property
+    def hands(self) -> HandSequence:
+        """The segment's hands, as a feature spec takes them."""
+        return HandSequence(self.landmarks, self.present, self.aspect)
 
     @property
     def start_s(self) -> float:
@@ -103,13 +109,14 @@ class _Frame:
     size: np.ndarray  # [2] hand sizes in that unit
 
 
-def _segment(frames: list[_Frame], reason: str) -> Segment:
+def _segment(frames: list[_Frame], reason: str, aspect: float) -> Segment:
     return Segment(
         timestamps=np.array([f.t for f in frames], np.float64),
         landmarks=np.stack([f.landmarks for f in frames]).astype(np.float32),
         present=np.stack([f.present for f in frames]),
         landmarks_ms=np.array([f.landmarks_ms for f in frames], np.float64),
         reason=reason,
+        aspect=aspect,
     )
 
 
@@ -145,8 +152,7 @@ class Segmenter:
 
     def _pose(self, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points [2, 21, 2] with x and y in one unit, and each hand's size in that unit."""
-        xy = landmarks[..., :2].astype(np.float64).copy()
-        xy[..., 0] *= self.aspect
+        xy = to_square(landmarks[..., :2], self.aspect)
         return xy, hand_size(xy)
 
     def _displacement(self, a: _Frame, b: _Frame) -> float | None:
@@ -240,7 +246,7 @@ class Segmenter:
             log.debug("dropped a %.2f s segment at %.3f s (shorter than %.2f s)", length, frames[0].t,
                       self.config.min_length_s)
             return []
-        return [_segment(frames, reason)]
+        return [_segment(frames, reason, self.aspect)]
 
 
 def segment_sequence(timestamps: np.ndarray, landmarks: np.ndarray, present: np.ndarray,
@@ -282,10 +288,11 @@ class SlidingWindow:
     hand are skipped: there is no sign in them to classify.
     """
 
-    def __init__(self, frames: int, stride: int, min_hand_fraction: float = 0.5) -> None:
+    def __init__(self, frames: int, stride: int, min_hand_fraction: float = 0.5, aspect: float = 1.0) -> None:
         if frames < 2 or stride < 1:
             raise ValueError(f"a sliding window needs frames >= 2 and stride >= 1, got {frames} and {stride}")
         self.frames, self.stride, self.min_hand_fraction = frames, stride, min_hand_fraction
+        self.aspect = float(aspect)
         self._buffer: deque[_Frame] = deque(maxlen=frames)
         self._since = 0  # frames pushed since the last window was due
         self._emitted = False
@@ -297,7 +304,7 @@ class SlidingWindow:
         hands = sum(1 for f in frames if f.present.any())
         if len(frames) < 2 or hands < self.min_hand_fraction * len(frames):
             return []
-        return [_segment(frames, "window")]
+        return [_segment(frames, "window", self.aspect)]
 
     def push(self, t: float, landmarks: np.ndarray, present: np.ndarray, landmarks_ms: float = 0.0) -> list[Segment]:
         landmarks, present = _check_frame(landmarks, present)

@@ -1,62 +1,38 @@
-"""The feature spec: the one place where raw hand landmarks become model input.
+"""Feature specs: a registry keyed by id, and the one way a sequence of hands becomes model input.
 
 The device and the host both call this module, so a model can never be fed
-features computed by a second, slightly different copy of the code. The spec's
+features computed by a second, slightly different copy of the code. A spec's
 id (name + version) travels with the dataset, the run and the exported model,
-and the runtime refuses a model whose id differs from its own.
+and the runtime refuses a model whose spec it does not know or cannot compute.
 
-Raw landmarks (per frame, stored as recorded) are ``[2, 21, 3]`` arrays, slot
-0 = the signer's LEFT hand, slot 1 = the signer's RIGHT hand (anatomical, as
-the person would name them), plus a ``present`` flag per hand. Coordinates are
-MediaPipe-normalised image coordinates (x / width, y / height, z relative
-depth) or any other frame whose x and y share one unit once multiplied by
-``aspect`` (e.g. shoulder-normalised keypoints with aspect 1).
+Each registered layout says what it needs (hand landmarks only, or hands plus
+a body pose) and turns a :class:`~edge_runtime.hands.HandSequence` into the
+model input [T, F]. Adding a spec is one module in ``edge_runtime/features/``
+and one ``register`` call here; everything downstream (training, export, the
+device classifier) reads ``num_features`` and ``model_input`` from the spec.
 
-``hands-xy-angles-v1`` gives F = 116 values per frame::
+Registered:
 
-    [  0: 42]  left hand:  wrist position (2), then 20 points relative to the wrist (40)
-    [ 42: 84]  right hand: the same
-    [ 84: 99]  left hand:  15 joint angles, radians / pi  (0 = straight)
-    [ 99:114]  right hand: the same
-    [114]      left hand present (1) or missing (0)
-    [115]      right hand present (1) or missing (0)
-
-The first 114 values are the seed project's layout; the two presence flags
-make a missing hand explicit, so an all-zero block never pretends to be a
-real hand at the origin. Finger points are divided by that frame's hand size
-(mean wrist-to-knuckle distance), so a hand's shape does not depend on its
-distance from the camera. The wrist positions carry the motion: they are
-measured from the mean wrist position of the whole sequence and divided by the
-sequence's median hand size, so shifting or scaling a whole recording leaves
-every feature unchanged while the path of each hand is kept.
+- ``hands-xy-angles-v1`` (the default; ``features/hands_xy_angles.py``): 116 values a frame.
+- ``hands-shoulders-v1``, ``hands-face-v1`` (``features/body_reference.py``): the same plus each wrist
+  relative to the shoulders or the face, 120 values; they need a pose, which the device pipeline lacks.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from edge_runtime.errors import SignedgeError
+from edge_runtime.features import body_reference, hands_xy_angles
+from edge_runtime.hands import HandSequence
 
-NUM_HANDS = 2
-NUM_POINTS = 21
-LEFT, RIGHT = 0, 1
-HAND_NAMES = ("left", "right")
-
-# Bones as (from, to) landmark indices: 4 per finger, thumb first.
-_BONE_FROM = np.array([0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
-_BONE_TO = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20])
-# Joint angles between consecutive bones of one finger: 3 per finger, 15 in all.
-_ANGLE_A = np.array([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18])
-_ANGLE_B = _ANGLE_A + 1
-# Hand size: mean distance from the wrist to the four finger knuckles (MCP joints).
-_KNUCKLES = np.array([5, 9, 13, 17])
-
-NUM_ANGLES = len(_ANGLE_A)
-_POS = NUM_POINTS * 2  # 42 position values per hand
-_EPS = 1e-6
+HANDS = "hands"  # hand landmarks: what every landmark backend gives
+POSE = "pose"  # body landmarks (MediaPipe Pose / Holistic): imported data has them, the device pipeline does not
+INPUT_NAMES = {HANDS: "hand landmarks", POSE: "body pose landmarks"}
 
 
 class SpecMismatchError(SignedgeError, ValueError):
@@ -64,8 +40,42 @@ class SpecMismatchError(SignedgeError, ValueError):
 
 
 @dataclass(frozen=True)
+class Layout:
+    """A registered feature layout: its width, what it needs, and how it is computed."""
+
+    name: str
+    version: int
+    num_features: int
+    needs: frozenset[str]
+    compute: Callable[[HandSequence, int], np.ndarray]  # (hands, T) -> [T, F]
+    summary: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-v{self.version}"
+
+
+LAYOUTS: dict[str, Layout] = {}
+
+
+def register(layout: Layout) -> Layout:
+    if layout.id in LAYOUTS:
+        raise ValueError(f"feature spec {layout.id} is registered twice")
+    LAYOUTS[layout.id] = layout
+    return layout
+
+
+register(Layout("hands-xy-angles", 1, hands_xy_angles.NUM_FEATURES, frozenset({HANDS}), hands_xy_angles.model_input,
+                "both hands' wrist paths, shapes and joint angles, and whether each hand is present (116 a frame)"))
+for _kind, _what in (("shoulders", "the shoulders"), ("face", "the face")):
+    register(Layout(f"hands-{_kind}", 1, hands_xy_angles.NUM_FEATURES + body_reference.BODY_COLUMNS,
+                    frozenset({HANDS, POSE}), partial(body_reference.model_input, kind=_kind),
+                    f"hands-xy-angles-v1 plus each wrist relative to {_what} (pose needed)"))
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
-    """Names a feature layout and the fixed sequence length T the models take."""
+    """Names a registered feature layout and the fixed sequence length T the models take."""
 
     name: str = "hands-xy-angles"
     version: int = 1
@@ -76,15 +86,26 @@ class FeatureSpec:
         return f"{self.name}-v{self.version}"
 
     @property
+    def layout(self) -> Layout:
+        """The registered layout; an unknown one is a SpecMismatchError."""
+        check_supported(self)
+        return LAYOUTS[self.id]
+
+    @property
     def num_features(self) -> int:
-        return NUM_HANDS * _POS + NUM_HANDS * NUM_ANGLES + NUM_HANDS
+        return self.layout.num_features
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The landmark inputs this spec computes from: ``hands``, and ``pose`` for a body reference."""
+        return self.layout.needs
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "id": self.id, "num_features": self.num_features}
+        return {**asdict(self), "id": self.id, "num_features": self.num_features, "needs": sorted(self.needs)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FeatureSpec":
-        """Rebuild a spec from a model card or sidecar, refusing one this code cannot compute."""
+        """Rebuild a spec from a model card or an exported model's description, refusing one this code cannot compute."""
         try:
             spec = cls(name=str(data["name"]), version=int(data["version"]), frames=int(data["frames"]))
         except (KeyError, TypeError, ValueError) as err:
@@ -97,23 +118,28 @@ class FeatureSpec:
             )
         return spec
 
-    def frame_features(self, landmarks: np.ndarray, present: np.ndarray, aspect: float = 1.0) -> np.ndarray:
-        """Per-frame features [N, F] of a whole recording or segment."""
-        return frame_features(landmarks, present, aspect)
+    @classmethod
+    def by_id(cls, spec_id: str, frames: int = 64) -> "FeatureSpec":
+        """``hands-shoulders-v1`` -> its spec with T = ``frames`` (an unknown id is one line naming the known ones)."""
+        name, sep, version = spec_id.rpartition("-v")
+        spec = cls(name=name, version=int(version), frames=frames) if sep and version.isdigit() else None
+        if spec is None or spec.id not in LAYOUTS:
+            raise SpecMismatchError(f"unknown feature spec {spec_id!r} (known: {', '.join(LAYOUTS)})")
+        check_supported(spec)
+        return spec
 
-    def model_input(self, landmarks: np.ndarray, present: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+    def model_input(self, hands: HandSequence) -> np.ndarray:
         """The model's input [T, F] for one variable-length sign."""
-        return resample(frame_features(landmarks, present, aspect), self.frames)
+        return self.layout.compute(hands, self.frames)
 
 
 DEFAULT_SPEC = FeatureSpec()
-SUPPORTED = {("hands-xy-angles", 1)}
 
 
 def check_supported(spec: FeatureSpec) -> None:
-    if (spec.name, spec.version) not in SUPPORTED:
-        known = ", ".join(f"{n}-v{v}" for n, v in sorted(SUPPORTED))
-        raise SpecMismatchError(f"feature spec {spec.id} is not computed by this runtime (it knows: {known})")
+    if spec.id not in LAYOUTS:
+        raise SpecMismatchError(f"feature spec {spec.id} is not computed by this runtime (it knows: "
+                                f"{', '.join(LAYOUTS)})")
     if spec.frames < 2:
         raise SpecMismatchError(f"feature spec {spec.id} asks for T={spec.frames} frames; at least 2 are needed")
 
@@ -124,101 +150,25 @@ def check_same(expected: FeatureSpec, found: FeatureSpec, what: str) -> None:
         raise SpecMismatchError(f"{what} uses feature spec {found.id}, but this code computes {expected.id}")
 
 
-def joint_angles(points: np.ndarray) -> np.ndarray:
-    """The 15 finger joint angles of hands [..., 21, 3], in radians (0 = a straight joint)."""
-    bones = points[..., _BONE_TO, :] - points[..., _BONE_FROM, :]
-    bones = bones / np.maximum(np.linalg.norm(bones, axis=-1, keepdims=True), _EPS)
-    cos = np.sum(bones[..., _ANGLE_A, :] * bones[..., _ANGLE_B, :], axis=-1)
-    return np.arccos(np.clip(cos, -1.0, 1.0))
+def check_computable(spec: FeatureSpec, available: frozenset[str], what: str, pipeline: str) -> None:
+    """Refuse a spec that needs an input ``pipeline`` does not produce, in one line naming what is missing."""
+    missing = sorted(spec.needs - available)
+    if missing:
+        names = " and ".join(INPUT_NAMES.get(m, m) for m in missing)
+        has = " and ".join(INPUT_NAMES.get(a, a) for a in sorted(available))
+        raise SpecMismatchError(f"{what} uses feature spec {spec.id}, which needs {names}; {pipeline} computes "
+                                f"{has} only, so it cannot compute this spec")
 
 
-def hand_size(points: np.ndarray) -> np.ndarray:
-    """Mean 2-D wrist-to-knuckle distance of hands [..., 21, 2+]: the unit of hand shape."""
-    spokes = points[..., _KNUCKLES, :2] - points[..., :1, :2]
-    return np.linalg.norm(spokes, axis=-1).mean(axis=-1)
-
-
-def _validate(landmarks: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    landmarks = np.asarray(landmarks, dtype=np.float64)
-    present = np.asarray(present, dtype=bool)
-    if landmarks.ndim != 4 or landmarks.shape[1:] != (NUM_HANDS, NUM_POINTS, 3):
-        raise ValueError(f"landmarks must have shape [N, 2, 21, 3], got {list(landmarks.shape)}")
-    if present.shape != landmarks.shape[:2]:
-        raise ValueError(f"present must have shape [N, 2] = {list(landmarks.shape[:2])}, got {list(present.shape)}")
-    # A detector can report a hand whose points are not finite; treat it as missing.
-    present = present & np.isfinite(landmarks).all(axis=(2, 3))
-    return landmarks, present
-
-
-def frame_features(landmarks: np.ndarray, present: np.ndarray, aspect: float = 1.0) -> np.ndarray:
-    """``hands-xy-angles-v1`` features [N, 116] (float32); see the module docstring."""
-    landmarks, present = _validate(landmarks, present)
-    n = landmarks.shape[0]
-    out = np.zeros((n, DEFAULT_SPEC.num_features), dtype=np.float32)
-    if n == 0 or not present.any():
-        return out
-    # One unit for x and y: normalised x is a fraction of the width, y of the height.
-    points = landmarks.copy()
-    points[..., 0] *= aspect
-    points[..., 2] *= aspect  # MediaPipe's z is in the same unit as x
-    points[~present] = 0.0
-
-    sizes = hand_size(points)  # [N, 2]
-    present &= sizes > _EPS  # a degenerate hand (all points equal) carries no shape
-    if not present.any():
-        return out
-    wrists = points[:, :, 0, :2]  # [N, 2, 2]
-    origin = wrists[present].mean(axis=0)
-    scale = float(np.median(sizes[present]))
-
-    angles = joint_angles(points)  # [N, 2, 15]
-    for hand in (LEFT, RIGHT):
-        rows = present[:, hand]
-        if not rows.any():
-            continue
-        base = hand * _POS
-        shape = (points[rows, hand, 1:, :2] - points[rows, hand, :1, :2]) / sizes[rows, hand, None, None]
-        out[rows, base : base + 2] = (wrists[rows, hand] - origin) / scale
-        out[rows, base + 2 : base + _POS] = shape.reshape(-1, _POS - 2)
-        a0 = NUM_HANDS * _POS + hand * NUM_ANGLES
-        out[rows, a0 : a0 + NUM_ANGLES] = angles[rows, hand] / np.pi
-        out[rows, NUM_HANDS * _POS + NUM_HANDS * NUM_ANGLES + hand] = 1.0
-    return out
-
-
-def _hand_columns(hand: int) -> np.ndarray:
-    pos = np.arange(hand * _POS, (hand + 1) * _POS)
-    a0 = NUM_HANDS * _POS + hand * NUM_ANGLES
-    flag = NUM_HANDS * _POS + NUM_HANDS * NUM_ANGLES + hand
-    return np.concatenate([pos, np.arange(a0, a0 + NUM_ANGLES), [flag]])
-
-
-HAND_COLUMNS = (_hand_columns(LEFT), _hand_columns(RIGHT))
-PRESENCE_COLUMNS = np.array([c[-1] for c in HAND_COLUMNS])
-
-
-def resample(features: np.ndarray, frames: int) -> np.ndarray:
-    """Stretch or squeeze a sequence [N, F] to [frames, F] by time interpolation.
-
-    Each target frame falls between two source frames. A hand's values are
-    interpolated only when that hand is present in both; otherwise the nearer
-    source frame is taken whole, so a hand never fades in from a fake zero.
-    """
-    features = np.asarray(features, dtype=np.float32)
-    n = features.shape[0]
-    if n == 0:
-        raise ValueError("cannot resample an empty sequence (no frames)")
-    if n == 1:
-        return np.repeat(features, frames, axis=0)
-    t = np.linspace(0.0, n - 1, frames)
-    lo = np.floor(t).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    w = (t - lo)[:, None].astype(np.float32)
-    out = (1.0 - w) * features[lo] + w * features[hi]
-    nearest = np.where(w[:, 0] < 0.5, lo, hi)
-    for cols in HAND_COLUMNS:
-        flag = cols[-1]
-        both = (features[lo, flag] > 0.5) & (features[hi, flag] > 0.5)
-        mixed = ~both
-        out[np.ix_(mixed, cols)] = features[np.ix_(nearest[mixed], cols)]
-    return out.astype(np.float32)
+# TEMP-REEXPORT: removed once every module imports these from their owners (edge_runtime.hands / features).
+from edge_runtime.features.hands_xy_angles import HAND_COLUMNS, PRESENCE_COLUMNS, resample  # noqa: E402,F401
+from edge_runtime.hands import (  # noqa: E402,F401
+    HAND_NAMES,
+    LEFT,
+    NUM_ANGLES,
+    NUM_HANDS,
+    NUM_POINTS,
+    RIGHT,
+    hand_size,
+    joint_angles,
+)

@@ -53,7 +53,7 @@ import numpy as np
 from edge_runtime.files import atomic_path
 from export.errors import ExportError
 from export.formats import Format
-from train.native_stderr import captured
+from host.native_stderr import captured
 
 log = logging.getLogger(__name__)
 

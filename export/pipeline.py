@@ -33,7 +33,7 @@ from edge_runtime.model_info import (
 from export.errors import ExportError
 from export.formats import DEFAULT_FORMATS, Format, parse_formats
 from export.verify import Verification, verify_file
-from train.native_stderr import import_tensorflow
+from host.native_stderr import import_tensorflow
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,8 @@ def _versions() -> dict[str, str]:
 
 def _measured_on(run: Any, n: int) -> str:
     """What the figures were measured on, in the trainer's own words when its card has them."""
-    said = run.card.get("metrics", {}).get("test", {}).get("measured_on")
-    if isinstance(said, str) and said:
-        return said
+    if run.card.measured_on:
+        return run.card.measured_on
     return f"held-out test split of the run: {n} recordings, never used for training or calibration"
 
 
@@ -138,7 +137,7 @@ def _remove_stale(path: Path) -> None:
 def _sidecar(run: Any, fmt: Format, row: Verification, config: ExportConfig, calibration: dict[str, Any],
              versions: dict[str, str]) -> ModelInfo:
     info = run.dataset_info()
-    model = {k: v for k, v in run.card.get("model", {}).items()}
+    model = run.card.model
     return ModelInfo(
         format=fmt.name, labels=list(run.labels), spec=run.spec,
         input=row.input or TensorInfo("", [], ""), output=row.output or TensorInfo("", [], ""),
@@ -182,7 +181,7 @@ def _device_check(path: Path, run: Any, x: np.ndarray, probs: np.ndarray, thread
 def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Test-split features, labels and the trained Keras model's probabilities (checked to be a softmax)."""
     from export.source import check_softmax
-    from train.data import load_features
+    from host.features import load_features
 
     test_files = run.split("test")
     if not test_files:
@@ -196,11 +195,11 @@ def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Un-augmented features of up to ``config.calibration`` TRAINING recordings, when a format needs them."""
     from export.source import calibration_files
-    from train.data import load_features
+    from host.features import load_features
 
     if not any(f.quantisation == "full-integer" for f in formats):
         return None, {}
-    files = calibration_files(run, config.calibration, seed=int(run.card.get("split", {}).get("seed", 0)))
+    files = calibration_files(run, config.calibration, seed=run.card.split_seed)
     if len(files) < config.calibration:
         log.warning("int8 calibration: the training split has only %d recordings (asked for %d)", len(files),
                     config.calibration)

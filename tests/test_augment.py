@@ -8,13 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from edge_runtime.spec import DEFAULT_SPEC, HAND_COLUMNS, NUM_HANDS, joint_angles
+from edge_runtime.features.hands_xy_angles import HAND_COLUMNS, frame_features
+from edge_runtime.hands import NUM_HANDS, HandSequence, joint_angles
+from edge_runtime.spec import DEFAULT_SPEC
 from train.augment import (
     NO_AUGMENT,
     OPS,
     AugmentConfig,
     Augmenter,
-    Raw,
     drop_frames,
     jitter,
     mirror,
@@ -47,18 +48,18 @@ def hand(wrist: np.ndarray, bend: float, size: float = 0.05) -> np.ndarray:
     return pts
 
 
-def recording(frames: int = 40) -> Raw:
+def recording(frames: int = 40) -> HandSequence:
     """Two hands moving along different paths while the fingers slowly curl."""
     t = np.linspace(0.0, 1.0, frames)
     lm = np.zeros((frames, 2, 21, 3))
     for k in range(frames):
         lm[k, 0] = hand(np.array([0.40 + 0.05 * t[k], 0.60 - 0.10 * t[k] ** 2]), bend=0.1 + 0.3 * t[k])
         lm[k, 1] = hand(np.array([0.60 - 0.08 * np.sin(3 * t[k]), 0.55 + 0.04 * t[k]]), bend=0.4 - 0.2 * t[k])
-    return Raw(lm.astype(np.float32), np.ones((frames, 2), bool), ASPECT)
+    return HandSequence(lm.astype(np.float32), np.ones((frames, 2), bool), ASPECT)
 
 
-def features(raw: Raw) -> np.ndarray:
-    return DEFAULT_SPEC.frame_features(raw.landmarks, raw.present, raw.aspect)
+def features(raw: HandSequence) -> np.ndarray:
+    return frame_features(raw)
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -138,8 +139,7 @@ def test_speed_warps_time_but_stays_on_the_original_path():
     original = raw.landmarks[:, 0, 0, 0]
     assert x_path.min() >= original.min() - 1e-6 and x_path.max() <= original.max() + 1e-6
     trimmed = speed(raw, rng(4), CFG)
-    assert not np.allclose(DEFAULT_SPEC.model_input(trimmed.landmarks, trimmed.present, ASPECT),
-                           DEFAULT_SPEC.model_input(raw.landmarks, raw.present, ASPECT))
+    assert not np.allclose(DEFAULT_SPEC.model_input(trimmed), DEFAULT_SPEC.model_input(raw))
 
 
 def test_dropout_hides_one_hand_in_a_few_frames_never_all():
@@ -213,10 +213,24 @@ def test_only_training_recordings_are_ever_augmented(monkeypatch, tmp_path):
     assert sum(result.fit.augmentations.values()) >= 2 * len(result.split.train)
     # What the test was scored on is exactly the plain features of the test recordings.
     X_test, y_test = loaded.features(result.split.test), loaded.y[result.split.test]
-    from train.data import load_features
+    from host.features import load_features
 
     X_file, y_file = load_features(tmp_path, [loaded.rows[i].file for i in result.split.test], DEFAULT_SPEC,
                                    loaded.labels)
     np.testing.assert_array_equal(X_test, X_file)
     np.testing.assert_array_equal(y_test, y_file)
     assert result.test.measured_on.startswith("held-out test split")
+
+
+def test_the_body_moves_only_with_the_mirror():
+    raw = recording()
+    pose = np.zeros((raw.num_frames, 33, 4), np.float32)
+    pose[:, 11, :2], pose[:, 12, :2] = (0.62, 0.8), (0.38, 0.8)  # shoulders found; every other point is not
+    with_body = replace(raw, pose=pose)
+    for op in (speed, jitter, shift, scale, rotate):
+        assert op(with_body, rng(), CFG).pose is pose
+    flipped = mirror(with_body).pose
+    mid = float(raw.landmarks[raw.present][..., 0].mean())
+    np.testing.assert_allclose(flipped[:, 11, 0], 2 * mid - 0.62, atol=1e-6)
+    assert not flipped[:, 0].any()  # an undetected point stays undetected
+    np.testing.assert_allclose(mirror(mirror(with_body)).pose, pose, atol=1e-6)

@@ -27,7 +27,7 @@ from export.formats import BY_NAME, FORMATS, parse_formats
 from export.ops import forbidden_ops, op_counts
 from export.pipeline import REPORT_FILE
 from export.verify import verify_file
-from train.data import load_features
+from host.features import load_features
 from train.synth import SynthConfig, synthesize, synthetic_info
 
 pytestmark = pytest.mark.slow

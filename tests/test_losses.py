@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 from helpers import FAST_TRAIN as FAST  # noqa: E402
 from helpers import exit_code  # noqa: E402
 from train.cli.train import build_parser, main  # noqa: E402
-from train.losses import DEFAULT_GCE_Q, LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
+from host.losses import DEFAULT_GCE_Q, LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
 from train.synth import SynthConfig, make_dataset  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""The model zoo: every model builds for the spec, saves/loads with `import train.layers` only, and its
+"""The model zoo: every model builds for the spec, saves/loads with `import host.layers` only, and its
 export clone (batch 1, unrolled) computes the same function."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_default_sizes_compact_is_tens_of_k_and_bilstm_is_the_seeds_size():
 
 
 def test_saved_models_load_with_only_train_layers_imported(tmp_path):
-    """What export and the benchmarks do: a fresh process, `import train.layers`, load_model, same outputs."""
+    """What export and the benchmarks do: a fresh process, `import host.layers`, load_model, same outputs."""
     x = sample(2)
     np.save(tmp_path / "x.npy", x)
     for name in sorted(MODELS):
@@ -54,7 +54,7 @@ def test_saved_models_load_with_only_train_layers_imported(tmp_path):
         model.save(tmp_path / f"{name}.keras")
         np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
     code = (
-        "import sys, pathlib, numpy as np, keras, train.layers\n"
+        "import sys, pathlib, numpy as np, keras, host.layers\n"
         f"d = pathlib.Path(r'{tmp_path}'); x = np.load(d / 'x.npy')\n"
         f"for name in {sorted(MODELS)!r}:\n"
         "    m = keras.models.load_model(d / f'{name}.keras')\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from train.native_stderr import captured, is_chatter
+from host.native_stderr import captured, is_chatter
 from train.synth import SynthConfig, make_dataset
 
 CHATTER_LINES = [

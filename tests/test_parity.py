@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.parity import Tally, main, match_hands, target_results
+from benchmarks.cli.parity import main
+from benchmarks.parity import Tally, match_hands, target_results
 from edge_runtime.landmarks import HandFrame
 
 VIDEO = "가족__남편.mp4"

@@ -206,18 +206,20 @@ def test_bad_exclusions_and_export_checks_are_one_line_and_write_nothing(three_p
         assert not out.exists()
 
 
-def test_the_body_reference_experiment_moves_with_the_person_and_mirrors_with_the_hands():
-    from benchmarks.body_reference import body_features
-    from edge_runtime.spec import FeatureSpec
-    from train.augment import Raw, mirror
+def test_a_body_reference_spec_moves_with_the_person_and_mirrors_with_the_hands():
+    from dataclasses import replace
 
-    spec = FeatureSpec(frames=16)
+    from edge_runtime.spec import FeatureSpec
+    from train.augment import mirror
+
+    spec, hands_only = FeatureSpec.by_id("hands-shoulders-v1", frames=16), FeatureSpec(frames=16)
     rec = synthesize(SynthConfig(words=WORDS[:1], signers=1, per_word=1, frames_min=24, frames_max=24))[0]
-    shoulders = np.array([[0.62, 0.70, 0.0], [0.38, 0.71, 0.0]])
-    raw = Raw(rec.landmarks, rec.present, 4 / 3, shoulders)
-    plain = body_features(raw.landmarks, raw.present, raw.aspect, raw.reference, "shoulders", spec)
-    assert plain.shape == (16, spec.num_features + 4)
-    assert np.array_equal(plain[:, :spec.num_features], spec.model_input(raw.landmarks, raw.present, raw.aspect))
+    pose = np.zeros((rec.num_frames, 33, 4), np.float32)
+    pose[:, 11, :3], pose[:, 12, :3] = (0.62, 0.70, 0.0), (0.38, 0.71, 0.0)
+    seq = replace(rec.hands, aspect=4 / 3, pose=pose)
+    plain = spec.model_input(seq)
+    assert plain.shape == (16, hands_only.num_features + 4)
+    assert np.array_equal(plain[:, :hands_only.num_features], hands_only.model_input(seq))
     left_present = plain[:, 114] > 0.5
     assert np.abs(plain[left_present, 116:118]).sum() > 0 and not plain[~left_present, 116:118].any()
 
@@ -226,20 +228,18 @@ def test_the_body_reference_experiment_moves_with_the_person_and_mirrors_with_th
     moved_lm[..., :2] = moved_lm[..., :2] * 0.5 + np.array([0.3, 0.1], np.float32)
     moved_lm[..., 2] *= 0.5  # depth scales with the rest (joint angles are 3-D)
     moved_lm[~rec.present] = 0.0
-    moved_ref = shoulders.copy()
-    moved_ref[:, :2] = moved_ref[:, :2] * 0.5 + np.array([0.3, 0.1])
-    moved = body_features(moved_lm, rec.present, 4 / 3, moved_ref, "shoulders", spec)
+    moved_pose = pose.copy()
+    moved_pose[:, (11, 12), :2] = moved_pose[:, (11, 12), :2] * 0.5 + np.array([0.3, 0.1], np.float32)
+    moved = spec.model_input(replace(seq, landmarks=moved_lm, pose=moved_pose))
     np.testing.assert_allclose(moved, plain, atol=1e-4)
 
-    # Mirrored by the training augmentation: the reference is reflected with the hands, so each hand's
+    # Mirrored by the training augmentation: the body is reflected with the hands, so each hand's
     # body-relative position comes back in the other slot with x negated.
-    flipped = mirror(raw)
-    assert flipped.reference is not None and not np.allclose(flipped.reference[:, 0], shoulders[:, 0])
-    mirrored = body_features(flipped.landmarks, flipped.present, flipped.aspect, flipped.reference, "shoulders", spec)
+    mirrored = spec.model_input(mirror(seq))
     np.testing.assert_allclose(mirrored[:, 116:118], plain[:, 118:120] * np.array([-1, 1]), atol=1e-4)
     np.testing.assert_allclose(mirrored[:, 118:120], plain[:, 116:118] * np.array([-1, 1]), atol=1e-4)
     # Without a pose there is no reference: the extra columns stay zero.
-    assert not body_features(raw.landmarks, raw.present, raw.aspect, None, "shoulders", spec)[:, 116:].any()
+    assert not spec.model_input(replace(seq, pose=None))[:, 116:].any()
 
 
 def fake_ksl_shared(root: Path, signers: int = 4) -> Path:
@@ -271,7 +271,7 @@ def fake_ksl_shared(root: Path, signers: int = 4) -> Path:
 
 
 def test_sign_accuracy_writes_the_table_with_aggregates_only_for_a_private_set(tmp_path, capsys):
-    from benchmarks.accuracy import main as sign_accuracy
+    from experiments.cli.accuracy import main as sign_accuracy
 
     shared = fake_ksl_shared(tmp_path / "shared")
     out = tmp_path / "results" / "accuracy"

@@ -20,6 +20,7 @@ import pytest
 from edge_runtime.classifier import load_classifier
 from edge_runtime.dataset import Recording, load_recording, save_recording
 from edge_runtime.errors import SourceError
+from edge_runtime.hands import HandSequence
 from edge_runtime.landmarks import HandFrame, LandmarkBackend
 from edge_runtime.recognizer import Recognizer, RecognizerConfig
 from edge_runtime.replay import RecordingReplay
@@ -71,11 +72,11 @@ def concatenate(takes: list[Recording], label: str = "stream") -> Recording:
                      source_id="stream", aspect=takes[0].aspect)
 
 
-def sign_only(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
+def sign_only(rec: Recording) -> HandSequence:
     """The frames the device will classify: training on the whole take (with its no-hand lead and tail)
     would teach the model a timing the device never shows it."""
     start, stop = sign_span(rec.landmarks, rec.present, rec.fps, aspect=rec.aspect)
-    return rec.landmarks[start:stop], rec.present[start:stop]
+    return rec.hands.frames(start, stop)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def demo_bundle(folder: Path) -> Demo:
     if not (folder / "done").exists():
         rng = np.random.default_rng(1)
         train = [perform(label, rng) for label in SIGNS for _ in range(8)]
-        X = np.stack([SPEC.model_input(*sign_only(r), r.aspect) for r in train])
+        X = np.stack([SPEC.model_input(sign_only(r)) for r in train])
         y = np.array([labels.index(r.label) for r in train])
         model = fit_tiny_model(X, y, len(labels), epochs=60)
         export_tiny_model(model, folder, labels, SPEC, X)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_runtime.spec import (
-    DEFAULT_SPEC,
-    FeatureSpec,
-    LEFT,
-    RIGHT,
-    SpecMismatchError,
-    check_same,
-    frame_features,
-    joint_angles,
-    resample,
-)
+from edge_runtime.features.hands_xy_angles import resample
+from edge_runtime.features import hands_xy_angles
+from edge_runtime.hands import LEFT, RIGHT, HandSequence, joint_angles
+from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, SpecMismatchError, check_same
+
+
+def frame_features(landmarks, present, aspect: float = 1.0) -> np.ndarray:
+    return hands_xy_angles.frame_features(HandSequence(landmarks, present, aspect))
 
 F = DEFAULT_SPEC.num_features
 LEFT_POS, RIGHT_POS = slice(0, 42), slice(42, 84)
@@ -163,7 +160,7 @@ def test_resample_never_blends_a_hand_with_a_missing_frame():
 def test_model_input_has_static_shape_for_any_length():
     for n in (1, 7, 64, 200):
         lm, present = two_hands(n)
-        x = DEFAULT_SPEC.model_input(lm, present, aspect=16 / 9)
+        x = DEFAULT_SPEC.model_input(HandSequence(lm, present, 16 / 9))
         assert x.shape == (64, F) and x.dtype == np.float32
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from edge_runtime.dataset import Dataset, Recording
-from edge_runtime.spec import FeatureSpec, joint_angles
+from edge_runtime.hands import joint_angles
+from edge_runtime.spec import FeatureSpec
 from train.synth import (
     DEFAULT_WORDS,
     HANDSHAPES,
@@ -55,7 +56,7 @@ def test_every_recording_gives_finite_model_input(default_set: Path) -> None:
     ds = Dataset(default_set)
     for rec in ds:
         assert rec.aspect == pytest.approx(16 / 9)
-        x = SPEC.model_input(rec.landmarks, rec.present, rec.aspect)
+        x = SPEC.model_input(rec.hands)
         assert x.shape == (SPEC.frames, SPEC.num_features)
         assert np.isfinite(x).all(), rec.source_id
         assert np.all(rec.landmarks[~rec.present] == 0)  # a missing hand is zeros, as the format says
@@ -195,7 +196,7 @@ def test_hand_model_bends_where_the_handshape_says() -> None:
 
 def summary_features(rec: Recording) -> np.ndarray:
     """Per-recording mean and std over time of the model input: the logistic-regression reference."""
-    x = SPEC.model_input(rec.landmarks, rec.present, rec.aspect)
+    x = SPEC.model_input(rec.hands)
     return np.concatenate([x.mean(axis=0), x.std(axis=0)])
 
 

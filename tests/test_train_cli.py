@@ -90,11 +90,11 @@ def test_a_run_folder_has_the_contract_and_an_honest_test_number(data, first_run
     assert "never seen in training" in test["measured_on"]
     assert f"test accuracy {test['accuracy']:.1%}" in stdout and f"measured on the {test['measured_on']}" in stdout
 
-    # Anyone can check the number: the card's test files through train.data and the saved model.
+    # Anyone can check the number: the card's test files through host.features and the saved model.
     import keras
 
-    import train.layers  # noqa: F401
-    from train.data import load_features
+    import host.layers  # noqa: F401
+    from host.features import load_features
 
     X, y = load_features(card["dataset"]["path"], split["test"], FeatureSpec.from_dict(card["spec"]), labels)
     model = keras.models.load_model(out / "model.keras")

@@ -32,7 +32,9 @@ in a few random frames (detector misses), up to ``dropout_frames`` of them.
 
 Only training recordings ever reach this module: the split comes first and
 validation/test features are computed straight from the raw recordings
-(``train.fit``). Numpy only: no TensorFlow needed to inspect or test it.
+(``train.fit``). It works on :class:`edge_runtime.hands.HandSequence`, the type
+recordings and live segments give the feature spec. Numpy only: no TensorFlow
+needed to inspect or test it.
 """
 
 from __future__ import annotations
@@ -42,29 +44,9 @@ from typing import Callable
 
 import numpy as np
 
-from edge_runtime.dataset import Recording
-from edge_runtime.spec import LEFT, RIGHT, hand_size
+from edge_runtime.hands import LEFT, RIGHT, HandSequence, from_square, hand_size
 
 OPS = ("speed", "jitter", "shift", "scale", "rotate")
-
-
-@dataclass(frozen=True)
-class Raw:
-    """The part of a recording augmentation works on: landmarks [N,2,21,3], present [N,2], aspect.
-
-    ``reference`` (optional) holds fixed body points [K, 3] in the landmarks' coordinates (e.g. the two
-    shoulders) for experiments with a body reference; only ``mirror`` moves them (the other ops change
-    the hands relative to the body, which is the variation they stand for).
-    """
-
-    landmarks: np.ndarray
-    present: np.ndarray
-    aspect: float = 1.0
-    reference: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, rec: Recording) -> "Raw":
-        return cls(rec.landmarks.astype(np.float32), rec.present.astype(bool), float(rec.aspect))
 
 
 @dataclass(frozen=True)
@@ -98,37 +80,22 @@ class AugmentConfig:
 NO_AUGMENT = AugmentConfig(ops=(), keep_original=1.0, mirror=0.0, dropout=0.0)
 
 
-def _sizes(raw: Raw) -> np.ndarray:
+def _sizes(raw: HandSequence) -> np.ndarray:
     """Hand size per frame and hand [N, 2] in aspect-corrected units, the fallback where a hand is missing."""
-    pts = raw.landmarks.astype(np.float64).copy()
-    pts[..., 0] *= raw.aspect
-    sizes = hand_size(pts)
+    sizes = hand_size(raw.square())
     good = raw.present & (sizes > 1e-6)
     fallback = float(np.median(sizes[good])) if good.any() else 0.1
     return np.where(good, sizes, fallback)
 
 
-def _with(raw: Raw, landmarks: np.ndarray, present: np.ndarray | None = None) -> Raw:
+def _with(raw: HandSequence, landmarks: np.ndarray, present: np.ndarray | None = None) -> HandSequence:
     pr = raw.present if present is None else present
     lm = landmarks.astype(np.float32)
     lm[~pr] = 0.0
     return replace(raw, landmarks=lm, present=pr.copy())
 
 
-def _to_square(raw: Raw) -> np.ndarray:
-    """Landmarks in a frame where x and y share one unit (x * aspect), float64."""
-    pts = raw.landmarks.astype(np.float64).copy()
-    pts[..., 0] *= raw.aspect
-    return pts
-
-
-def _from_square(raw: Raw, pts: np.ndarray) -> np.ndarray:
-    pts = pts.copy()
-    pts[..., 0] /= raw.aspect
-    return pts
-
-
-def sample_frames(raw: Raw, times: np.ndarray) -> Raw:
+def sample_frames(raw: HandSequence, times: np.ndarray) -> HandSequence:
     """Raw landmarks at fractional frame times: linear between two frames where the hand is in both.
 
     Elsewhere the nearer frame is taken whole, so a hand never appears from an
@@ -148,7 +115,7 @@ def sample_frames(raw: Raw, times: np.ndarray) -> Raw:
     return _with(raw, lm, present)
 
 
-def speed(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def speed(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Time warp + trim; frame count kept (the spec resamples to T anyway)."""
     n = raw.landmarks.shape[0]
     if n < 3:
@@ -163,17 +130,17 @@ def speed(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
     return sample_frames(raw, start + warped * (end - start))
 
 
-def jitter(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def jitter(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Gaussian noise per point, sigma = cfg.jitter hand sizes (square units)."""
-    pts = _to_square(raw)
+    pts = raw.square()
     sigma = cfg.jitter * _sizes(raw)[:, :, None, None]
     pts = pts + rng.normal(size=pts.shape) * sigma
-    return _with(raw, _from_square(raw, pts))
+    return _with(raw, from_square(pts, raw.aspect))
 
 
-def shift(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def shift(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Each hand translated rigidly: its own constant offset plus a linear drift over the sign."""
-    pts = _to_square(raw)
+    pts = raw.square()
     n = pts.shape[0]
     unit = float(np.median(_sizes(raw)))
     t = np.linspace(-0.5, 0.5, n)[:, None]
@@ -181,7 +148,7 @@ def shift(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
         offset = rng.uniform(-cfg.shift, cfg.shift, size=2) * unit
         drift = rng.uniform(-cfg.shift, cfg.shift, size=2) * unit
         pts[:, hand, :, :2] += (offset + t * drift)[:, None, :]
-    return _with(raw, _from_square(raw, pts))
+    return _with(raw, from_square(pts, raw.aspect))
 
 
 def _about_wrist(pts: np.ndarray, hand: int, matrix: np.ndarray) -> None:
@@ -191,9 +158,9 @@ def _about_wrist(pts: np.ndarray, hand: int, matrix: np.ndarray) -> None:
     pts[:, hand, :, :2] = wrist + rel @ matrix.T
 
 
-def scale(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def scale(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Motion amplitude about the mean wrist position, and an anisotropic stretch of each hand's shape."""
-    pts = _to_square(raw)
+    pts = raw.square()
     wrists = pts[:, :, 0, :2]
     if raw.present.any():
         centre = wrists[raw.present].mean(axis=0)
@@ -203,38 +170,42 @@ def scale(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
     for hand in (LEFT, RIGHT):
         sx, sy = 1.0 + rng.uniform(-cfg.shape_stretch, cfg.shape_stretch, size=2)
         _about_wrist(pts, hand, np.diag([sx, sy]))
-    return _with(raw, _from_square(raw, pts))
+    return _with(raw, from_square(pts, raw.aspect))
 
 
-def rotate(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def rotate(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Each hand's shape (x, y) rotated about its wrist; z is kept, so 3-D joint angles are too."""
-    pts = _to_square(raw)
+    pts = raw.square()
     for hand in (LEFT, RIGHT):
         angle = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg))
         c, s = np.cos(angle), np.sin(angle)
         _about_wrist(pts, hand, np.array([[c, -s], [s, c]]))
-    return _with(raw, _from_square(raw, pts))
+    return _with(raw, from_square(pts, raw.aspect))
 
 
-def mirror(raw: Raw) -> Raw:
+def mirror(raw: HandSequence) -> HandSequence:
     """Left/right mirror: x reflected about the recording's mean x AND the hand slots swapped.
 
     Reflecting about the recording's own mean keeps image coordinates in place
-    and makes mirror(mirror(r)) == r.
+    and makes mirror(mirror(r)) == r. A body pose, where the sequence has one, is
+    reflected with the hands (its undetected, all-zero points stay zero); the
+    other augmentations move the hands relative to the body, as a person's own
+    variation would, and leave the body where it is.
     """
     lm = raw.landmarks.astype(np.float64).copy()
-    reference = raw.reference
+    pose = raw.pose
     if raw.present.any():
         mid = float(lm[raw.present][..., 0].mean())
         lm[..., 0] = 2.0 * mid - lm[..., 0]
-        if reference is not None:
-            reference = np.array(reference, dtype=np.float64)
-            reference[..., 0] = 2.0 * mid - reference[..., 0]
+        if pose is not None:
+            pose = np.array(pose, dtype=np.float32, copy=True)
+            found = np.abs(pose[..., :2]).sum(axis=-1) > 1e-6
+            pose[..., 0] = np.where(found, 2.0 * mid - pose[..., 0], pose[..., 0])
     lm = lm[:, ::-1]
-    return replace(_with(raw, lm, raw.present[:, ::-1]), reference=reference)
+    return replace(_with(raw, lm, raw.present[:, ::-1]), pose=pose)
 
 
-def drop_frames(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
+def drop_frames(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:
     """Hide one hand in a few random frames (at most cfg.dropout_frames of them), as a detector miss would."""
     n = raw.landmarks.shape[0]
     candidates = [h for h in (LEFT, RIGHT) if raw.present[:, h].sum() >= 3]
@@ -249,7 +220,7 @@ def drop_frames(raw: Raw, rng: np.random.Generator, cfg: AugmentConfig) -> Raw:
     return _with(raw, raw.landmarks, present)
 
 
-AUGMENTATIONS: dict[str, Callable[[Raw, np.random.Generator, AugmentConfig], Raw]] = {
+AUGMENTATIONS: dict[str, Callable[[HandSequence, np.random.Generator, AugmentConfig], HandSequence]] = {
     "speed": speed, "jitter": jitter, "shift": shift, "scale": scale, "rotate": rotate,
 }
 
@@ -265,7 +236,7 @@ class Augmenter:
         ops = self.config.ops
         return ops[(index + epoch) % len(ops)] if ops else None
 
-    def __call__(self, raw: Raw, index: int, epoch: int) -> tuple[Raw, list[str]]:
+    def __call__(self, raw: HandSequence, index: int, epoch: int) -> tuple[HandSequence, list[str]]:
         """The variant and the names of what was applied (empty = the original)."""
         cfg = self.config
         rng = np.random.default_rng([self.seed, epoch, index])

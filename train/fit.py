@@ -15,11 +15,9 @@ epoch) on validation loss, class weights against imbalance, and seeds through
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -28,27 +26,21 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-import train.layers  # noqa: F401  (registers custom layers before any model is loaded)
+import host.layers  # noqa: F401  (registers custom layers before any model is loaded)
 from edge_runtime.dataset import Dataset, ManifestRow, Recording
-from edge_runtime.errors import ModelError, SignedgeError
-from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec, check_same
-from train.augment import AugmentConfig, Augmenter, Raw
-from train.data import model_input, trim_to_sign
-from train.losses import DEFAULT_GCE_Q, LOSSES, make_loss
+from edge_runtime.errors import DatasetError, ModelError, SignedgeError
+from edge_runtime.hands import HandSequence
+from edge_runtime.spec import DEFAULT_SPEC, POSE, FeatureSpec, check_same
+from host.features import trim_to_sign
+from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
+from host.run_folder import ModelCard, RunFolder
+from train.augment import AugmentConfig, Augmenter
 from train.models import DEFAULT_MODEL, build_model, resolve_sizes
 from train.splits import Split
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[str], None]
-# A training variant's model input [T, F]; the default is the feature spec's. Experiments that try extra
-# inputs (benchmarks/body_reference.py) pass their own, with a spec-like object giving T and F.
-Features = Callable[[Raw], np.ndarray]
-
-
-def spec_features(spec: FeatureSpec) -> Features:
-    """The default model input of a raw recording: the feature spec's, exactly what the device computes."""
-    return lambda raw: spec.model_input(raw.landmarks, raw.present, raw.aspect)
 
 
 class TrainConfigError(SignedgeError, ValueError):
@@ -66,7 +58,7 @@ class TrainConfig:
     min_epochs: int = 20  # early stopping keeps no epoch before this one (validation on few people is noisy early)
     batch_size: int = 16
     learning_rate: float = 1e-3
-    loss: str = "crossentropy"  # or "gce": bounded, so wrongly labelled recordings weigh less (train.losses)
+    loss: str = "crossentropy"  # or "gce": bounded, so wrongly labelled recordings weigh less (host.losses)
     gce_q: float = DEFAULT_GCE_Q
     seed: int = 0
     split: str = "auto"  # auto | signer | source
@@ -127,16 +119,19 @@ class Loaded:
         """Un-augmented model input [n, T, F] of the given rows (what validation and test see)."""
         out = np.zeros((len(indices), self.spec.frames, self.spec.num_features), np.float32)
         for k, i in enumerate(indices):
-            out[k] = model_input(self.recordings[i], self.spec)
+            out[k] = self.spec.model_input(self.recordings[i].hands)
         return out
 
 
 def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress: bool = False) -> Loaded:
     """Read, validate and trim to the sign every recording of a dataset folder (one clear error on the first
-    bad one)."""
+    bad one, or when the spec needs a body pose that no recording keeps)."""
     ds = Dataset(folder)
     recs = [trim_to_sign(ds.load(i)) for i in tqdm(range(len(ds)), desc="recordings", unit="rec", disable=not progress,
                                      leave=False)]
+    if POSE in spec.needs and all(rec.pose is None for rec in recs):
+        raise DatasetError(f"{ds.folder}: feature spec {spec.id} needs a body pose, but no recording keeps one "
+                           "(import it with sign-import from files with 'pose')")
     return Loaded(ds, list(ds.rows), recs, ds.labels, spec)
 
 
@@ -159,10 +154,9 @@ class TrainSequence(keras.utils.PyDataset):
     and those look-ahead batches are left out of ``applied``.
     """
 
-    def __init__(self, raws: Sequence[Raw], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
-                 batch_size: int = 16, seed: int = 0, features: Features | None = None) -> None:
+    def __init__(self, raws: Sequence[HandSequence], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
+                 batch_size: int = 16, seed: int = 0) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
-        self.features = features or spec_features(spec)
         if len(raws) != len(y) or not len(raws):
             raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
         self.raws = list(raws)
@@ -189,7 +183,7 @@ class TrainSequence(keras.utils.PyDataset):
             raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)
             for name in (applied or ["none"]) if self._training else ():
                 self.applied[name] = self.applied.get(name, 0) + 1
-            X[k] = self.features(raw)
+            X[k] = self.spec.model_input(raw)
         return X, self.y[idx]
 
     def on_epoch_begin(self) -> None:
@@ -241,26 +235,18 @@ def _strategy(name: str) -> Any:
     return None
 
 
-def load_run(run_dir: str | Path) -> tuple[keras.Model, dict[str, Any]]:
+def load_run(run_dir: str | Path) -> tuple[keras.Model, ModelCard]:
     """A previous run's model and card, for ``--init-from``; a missing or broken one is a ModelError."""
-    run = Path(run_dir)
-    card_path, model_path = run / "model_card.json", run / "model.keras"
-    if not card_path.is_file() or not model_path.is_file():
-        raise ModelError(f"{run}: not a sign-train run folder (needs model.keras and model_card.json)")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        model = keras.models.load_model(model_path, compile=False)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
-        raise ModelError(f"{run}: cannot load the run ({type(err).__name__}: {err})") from err
-    if not isinstance(card, dict):
-        raise ModelError(f"{card_path}: not a model card")
-    return model, card
+    run = RunFolder(run_dir)
+    run.check_exists()
+    card = run.card()
+    return run.load_model(), card
 
 
-def check_init_run(card: dict[str, Any], labels: Sequence[str], spec: FeatureSpec, model_name: str,
+def check_init_run(card: ModelCard, labels: Sequence[str], spec: FeatureSpec, model_name: str,
                    run_dir: str | Path) -> None:
     """The previous run must have the same classes in the same order, spec and architecture."""
-    theirs = list(card.get("labels", []))
+    theirs = card.labels
     if theirs != list(labels):
         only_run = sorted(set(theirs) - set(labels))
         only_data = sorted(set(labels) - set(theirs))
@@ -269,11 +255,10 @@ def check_init_run(card: dict[str, Any], labels: Sequence[str], spec: FeatureSpe
             f"only in the dataset: {', '.join(only_data)}" if only_data else "",
         ) if part) or "same classes in a different order"
         raise ModelError(f"--init-from {run_dir}: its labels differ from the dataset's ({detail})")
-    check_same(spec, FeatureSpec.from_dict(card.get("spec", {})), f"--init-from {run_dir}")
-    theirs_model = card.get("model", {}).get("name")
-    if theirs_model != model_name:
-        raise ModelError(f"--init-from {run_dir}: it is a {theirs_model!r} model, not {model_name!r} (pass --model "
-                         f"{theirs_model})")
+    check_same(spec, card.spec, f"--init-from {run_dir}")
+    if card.model_name != model_name:
+        raise ModelError(f"--init-from {run_dir}: it is a {card.model_name!r} model, not {model_name!r} (pass --model "
+                         f"{card.model_name})")
 
 
 def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Model:
@@ -289,9 +274,9 @@ def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Mo
     return model
 
 
-def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[Raw] | np.ndarray,
+def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[HandSequence] | np.ndarray,
         y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, report: Report | None = None,
-        prefix: str = "", features: Features | None = None) -> FitResult:
+        prefix: str = "") -> FitResult:
     """Train one model, early-stopping on plain (never augmented) validation features.
 
     ``train`` is either raw recordings, augmented afresh each epoch by
@@ -305,7 +290,7 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[R
         fit_data: dict[str, Any] = {"x": train, "y": y_train, "batch_size": cfg.batch_size, "shuffle": True}
     else:
         sequence = TrainSequence(train, y_train, spec, Augmenter(cfg.augment, seed=cfg.seed), cfg.batch_size,
-                                 cfg.seed, features)
+                                 cfg.seed)
         fit_data = {"x": sequence}
     strategy = _strategy(cfg.strategy)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -336,6 +321,6 @@ def fit_split(loaded: Loaded, split: Split, cfg: TrainConfig, report: Report | N
               prefix: str = "") -> FitResult:
     """Train on a split's training part, early-stopping on its validation part (never on test)."""
     y = loaded.y
-    raws = [Raw.of(loaded.recordings[i]) for i in split.train]
+    raws = [loaded.recordings[i].hands for i in split.train]
     return fit(cfg, loaded.spec, len(loaded.labels), raws, y[split.train], loaded.features(split.val),
                y[split.val], report=report, prefix=prefix)

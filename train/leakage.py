@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from train.augment import Augmenter, Raw
+from train.augment import Augmenter
 from train.evaluate import Evaluation, Holdout, holdout, plan_holdout, predict
 from train.fit import FitResult, Loaded, Report, TrainConfig, fit
 from train.splits import Split
@@ -138,11 +138,10 @@ def seed_way(loaded: Loaded, cfg: TrainConfig, copies: int = SEED_COPIES, report
     y = np.repeat(loaded.y, copies)
     groups = np.repeat(np.array([r.group for r in loaded.rows], dtype=object), copies)
     for i, rec in enumerate(loaded.recordings):
-        raw = Raw.of(rec)
-        X[i * copies] = spec.model_input(raw.landmarks, raw.present, raw.aspect)
+        X[i * copies] = spec.model_input(rec.hands)
         for c in range(1, copies):
-            variant, _ = augmenter(raw, i, c)
-            X[i * copies + c] = spec.model_input(variant.landmarks, variant.present, variant.aspect)
+            variant, _ = augmenter(rec.hands, i, c)
+            X[i * copies + c] = spec.model_input(variant)
     train, val, test = random_sample_split(y, cfg.val_fraction, cfg.test_fraction, cfg.seed)
     result: FitResult = fit(cfg, spec, len(loaded.labels), X[train], y[train], X[val], y[val], report=report,
                             prefix="seed's way ")

@@ -20,7 +20,7 @@ from keras import layers
 
 from edge_runtime.errors import ModelError
 from edge_runtime.spec import FeatureSpec
-from train.layers import AttentionPooling
+from host.layers import AttentionPooling
 
 Builder = Callable[..., keras.Model]
 # Small datasets give a handful of batches per epoch; Keras' default 0.99 lets the moving statistics lag

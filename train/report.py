@@ -1,14 +1,6 @@
-"""Everything a training run writes: the run folder (built aside, renamed at the end), card, CSVs, plots.
+"""Everything a training run writes into its run folder (built aside, renamed at the end): card, CSVs, plots.
 
-The run folder contract (export and benchmarks read it)::
-
-    model.keras         Keras 3 native format, input [batch, T, F] float32, softmax output
-    labels.json         class names in output order (sorted)
-    model_card.json     spec, labels, model sizes, dataset, split (files and groups), test metrics, config
-    history.csv, training_curves.png
-    test_report.csv, confusion_matrix.csv, confusion_matrix.png
-    (cross-validation: crossval.json, crossval.md, cv_predictions.csv and the pooled confusion matrix;
-     leakage audit: leakage_audit.json, leakage_audit.md)
+The file names and the reader live in ``host.run_folder`` (the contract); this module makes the contents.
 
 Plots use matplotlib's Agg backend. Class names are drawn only when an
 installed font has every glyph they need (Hangul labels need e.g. Noto Sans
@@ -22,7 +14,6 @@ import contextlib
 import csv
 import datetime as dt
 import io
-import json
 import logging
 import os
 import platform
@@ -37,6 +28,18 @@ import numpy as np
 import edge_runtime
 from edge_runtime.errors import SignedgeError
 from edge_runtime.files import write_json, write_text
+from host.run_folder import (
+    CONFUSION_CSV,
+    CONFUSION_PNG,
+    CROSSVAL_JSON,
+    CROSSVAL_MD,
+    CURVES_FILE,
+    CV_PREDICTIONS_FILE,
+    HISTORY_FILE,
+    TEST_REPORT_FILE,
+    ModelCard,
+    RunFolder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,18 +255,19 @@ def plot_curves(path: Path, history: dict[str, list[float]], best_epoch: int | N
 # ---------------------------------------------------------------- run folders
 
 def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any,
-                      exclusions: dict[str, Any] | None = None) -> dict[str, Any]:
+                      exclusions: dict[str, Any] | None = None) -> ModelCard:
     """model.keras, labels.json, model_card.json, tables and plots of a hold-out run; returns the card."""
     model = result.fit.model
-    model.save(folder / "model.keras")
-    write_json(folder / "labels.json", list(loaded.labels))
+    run = RunFolder(folder)
+    run.save_model(model)
+    run.write_labels(list(loaded.labels))
     test = result.test
-    write_confusion_csv(folder / "confusion_matrix.csv", test.confusion, loaded.labels)
-    write_class_report_csv(folder / "test_report.csv", test.per_class())
-    write_history_csv(folder / "history.csv", result.fit.history)
-    named = plot_confusion(folder / "confusion_matrix.png", test.confusion, loaded.labels,
+    write_confusion_csv(run.file(CONFUSION_CSV), test.confusion, loaded.labels)
+    write_class_report_csv(run.file(TEST_REPORT_FILE), test.per_class())
+    write_history_csv(run.file(HISTORY_FILE), result.fit.history)
+    named = plot_confusion(run.file(CONFUSION_PNG), test.confusion, loaded.labels,
                            f"{cfg.model}: test accuracy {test.accuracy:.1%} on {test.n} held-out recordings")
-    plot_curves(folder / "training_curves.png", result.fit.history, result.fit.best_epoch,
+    plot_curves(run.file(CURVES_FILE), result.fit.history, result.fit.best_epoch,
                 f"{cfg.model} on {loaded.dataset.folder.name}, split by {result.split.mode}")
     card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, model.count_params()))
     card["split"] = result.split.to_dict(loaded.rows)
@@ -273,8 +277,8 @@ def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any,
                    "plots_label_names": named}
     if exclusions:
         card["exclusions"] = exclusions
-    write_json(folder / "model_card.json", card)
-    return card
+    run.write_card(card)
+    return run.card()
 
 
 def _pct(x: float | None) -> str:
@@ -404,16 +408,17 @@ def crossval_markdown(cv: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int) -> dict[str, Any]:
+def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int) -> ModelCard:
     """Cross-validation outputs (no model: K fold models are evaluation, not a product); returns the card."""
     pooled = cv.pooled
-    write_json(folder / "labels.json", list(loaded.labels))
-    write_json(folder / "crossval.json", cv.to_dict())
-    write_text(folder / "crossval.md", crossval_markdown(cv))
-    write_predictions_csv(folder / "cv_predictions.csv", cv.rows, cv.formats)
-    write_confusion_csv(folder / "confusion_matrix.csv", pooled.confusion, loaded.labels)
-    write_class_report_csv(folder / "test_report.csv", pooled.per_class())
-    named = plot_confusion(folder / "confusion_matrix.png", pooled.confusion, loaded.labels,
+    run = RunFolder(folder)
+    run.write_labels(list(loaded.labels))
+    write_json(run.file(CROSSVAL_JSON), cv.to_dict())
+    write_text(run.file(CROSSVAL_MD), crossval_markdown(cv))
+    write_predictions_csv(run.file(CV_PREDICTIONS_FILE), cv.rows, cv.formats)
+    write_confusion_csv(run.file(CONFUSION_CSV), pooled.confusion, loaded.labels)
+    write_class_report_csv(run.file(TEST_REPORT_FILE), pooled.per_class())
+    named = plot_confusion(run.file(CONFUSION_PNG), pooled.confusion, loaded.labels,
                            f"{cfg.model}, {cv.scheme}: {pooled.accuracy:.1%} pooled over {pooled.n} recordings")
     card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, params))
     card["split"] = {"mode": cv.mode, "seed": cfg.seed, "scheme": cv.scheme,
@@ -422,9 +427,5 @@ def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int
     card["fit"] = {"plots_label_names": named}
     if cv.exclusions:
         card["exclusions"] = cv.exclusions
-    write_json(folder / "model_card.json", card)
-    return card
-
-
-def read_card(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "model_card.json").read_text(encoding="utf-8"))
+    run.write_card(card)
+    return run.card()

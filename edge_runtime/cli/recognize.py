@@ -25,7 +25,7 @@ from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.cli.models import default_hand_model
 from edge_runtime.errors import ModelError, SourceError
 from edge_runtime.landmarks import BACKENDS, LandmarkBackend, open_backend
-from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig
+from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig, check_pipeline
 from edge_runtime.segment import DecisionConfig, SegmentConfig
 from edge_runtime.speech import SpeechConfig
 from edge_runtime.web.live import WebConfig
@@ -260,6 +260,7 @@ def _main(argv: Sequence[str] | None) -> int:
         p.error("--loop repeats a .npz replay (a camera never ends, a video file is read once)")
 
     clf = load_classifier(args.model, threads=args.threads)
+    check_pipeline(clf)  # before any camera or window opens
     if args.print_systemd_unit:
         from edge_runtime.service import service_arguments, systemd_unit
         from edge_runtime.speech import find_engine

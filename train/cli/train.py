@@ -13,9 +13,10 @@ from typing import Any, Sequence
 
 from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import DatasetError, ModelError
+from edge_runtime.spec import DEFAULT_SPEC, LAYOUTS
 
 PROG = "sign-train"
-# train.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
+# host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
 LOSS_CHOICES = ("crossentropy", "gce")
 GCE_Q_DEFAULT = 0.7
 
@@ -27,6 +28,7 @@ examples:
   sign-train data/synth -o runs/loso --folds loso     # leave one signer out: per-person accuracy
   sign-train data/synth -o runs/audit --audit-leakage # the seed's way vs ours, side by side
   sign-train data/more -o runs/more --init-from runs/demo   # continue from a run's weights (same labels)
+  sign-train data/asl8 -o runs/shoulders --spec hands-shoulders-v1  # + wrists relative to the shoulders (needs pose)
   sign-audit data/asl8 --out reports/asl8          # then an audited LOSO, each fold's model also as f16/int8:
   sign-train data/asl8 -o runs/asl8 --folds loso --exclude-flagged reports/asl8/flagged.txt --export-check f16,int8
 
@@ -97,6 +99,10 @@ def build_parser() -> Any:
                    help="int8 calibration recordings per fold for --export-check (drawn from that fold's training "
                         "recordings only)")
     p.add_argument("--frames", type=int, default=64, help="T: every sign is resampled to this many frames")
+    p.add_argument("--spec", default=DEFAULT_SPEC.id, metavar="ID",
+                   help="feature spec: " + "; ".join(f"{lid}: {lay.summary}" for lid, lay in LAYOUTS.items())
+                        + ". The device pipeline computes hand landmarks only: sign-recognize refuses a spec that "
+                          "needs a pose")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
     return p
 
@@ -119,19 +125,15 @@ def make_config(args: Any) -> Any:
 
     model, sizes = args.model, _sizes(args.size)
     if args.init_from:
-        from train.report import read_card
+        from host.run_folder import RunFolder
 
-        try:
-            card_model = dict(read_card(args.init_from)["model"])
-        except (OSError, KeyError, TypeError, ValueError) as err:
-            raise ModelError(f"--init-from {args.init_from}: no readable model_card.json ({err})") from err
-        name = card_model.pop("name", None)
-        card_model.pop("params", None)
+        init_card = RunFolder(args.init_from).card()
+        name = init_card.model_name or None
         if model and model != name:
             raise ModelError(f"--init-from {args.init_from} is a {name!r} model; --model {model} conflicts with it")
         if sizes:
             raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
-        model, sizes = name, card_model
+        model, sizes = name, init_card.model_sizes
     if args.no_augment:
         augment = NO_AUGMENT
     else:
@@ -167,24 +169,21 @@ def make_config(args: Any) -> Any:
                        calibration=args.calibration)
 
 
-def make_spec(frames: int) -> Any:
-    """The feature spec with T = ``frames`` (refused below 2)."""
-    from edge_runtime.spec import FeatureSpec, check_supported
+def make_spec(spec_id: str, frames: int) -> Any:
+    """The registered feature spec ``spec_id`` with T = ``frames`` (refused below 2)."""
+    from edge_runtime.spec import FeatureSpec
 
-    spec = FeatureSpec(frames=frames)
-    check_supported(spec)
-    return spec
+    return FeatureSpec.by_id(spec_id, frames)
 
 
-def check_init_leak(card: dict[str, Any], loaded: Any, split: Any, run_dir: str) -> None:
+def check_init_leak(card: Any, loaded: Any, split: Any, run_dir: str) -> None:
     """A run on this dataset must not have trained on this run's validation/test files, nor early-stopped on its test.
 
     (Another dataset shares no files with this one, so nothing can be compared there.)
     """
-    if Path(card.get("dataset", {}).get("path", "")).resolve() != loaded.dataset.folder.resolve():
+    if Path(card.dataset_path).resolve() != loaded.dataset.folder.resolve():
         return
-    before = card.get("split", {})
-    trained, selected = set(before.get("train", [])), set(before.get("val", []))
+    trained, selected = set(card.split("train")), set(card.split("val"))
     val = {loaded.rows[i].file for i in split.val}
     test = {loaded.rows[i].file for i in split.test}
     leaked = sorted((trained & (val | test)) | (selected & test))
@@ -197,8 +196,8 @@ def _eprint(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _font_note(card: dict[str, Any]) -> None:
-    if not card.get("fit", {}).get("plots_label_names", True):
+def _font_note(card: Any) -> None:
+    if not card.plots_label_names:
         _eprint("note: no installed font has glyphs for these class names (e.g. Hangul: install fonts-nanum or "
                 "fonts-noto-cjk); confusion_matrix.png shows class indices, names in labels.json")
 
@@ -219,13 +218,14 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.report import check_output
 
     check_output(out, args.force)  # before any slow work
-    from train.native_stderr import import_tensorflow
+    from host.native_stderr import import_tensorflow
 
     import_tensorflow(args.verbose)  # first: train.fit imports Keras
     cfg = make_config(args)
-    spec = make_spec(args.frames)
+    spec = make_spec(args.spec, args.frames)
 
     from edge_runtime.files import write_json, write_text
+    from host.run_folder import LEAKAGE_JSON, LEAKAGE_MD, RunFolder
     from train import evaluate, fit, leakage, report
     from train.exclusions import load_exclusions
     from train.models import build_model
@@ -265,8 +265,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.audit_leakage:
             result = leakage.audit(loaded, cfg, report=report_line, split=split)
             card = report.write_holdout_run(tmp, loaded, cfg, result.ours_run)
-            write_json(tmp / "leakage_audit.json", result.to_dict())
-            write_text(tmp / "leakage_audit.md", result.markdown())
+            write_json(RunFolder(tmp).file(LEAKAGE_JSON), result.to_dict())
+            write_text(RunFolder(tmp).file(LEAKAGE_MD), result.markdown())
             test = result.ours_run.test
         else:
             run_result = evaluate.holdout(loaded, cfg, report_line, split)

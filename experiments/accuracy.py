@@ -25,15 +25,12 @@ people the audit raises no flag on.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
 import logging
 import os
 import platform
-import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,15 +38,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edge_runtime.cli.common import parser as base_parser
-from edge_runtime.cli.common import run, setup_logging
 from edge_runtime.errors import DatasetError, SignedgeError
 from edge_runtime.files import write_json, write_text
-from train.cli.train import LOSS_CHOICES
+from experiments.accuracy_table import markdown
 
 log = logging.getLogger(__name__)
 
-PROG = "sign-accuracy"
 RESULTS_FORMAT = 2  # the layout of accuracy.json; earlier sets are merged into a new file only when it matches
 REPO = Path(__file__).resolve().parents[1]
 
@@ -301,136 +295,6 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
     return out
 
 
-# ---------------------------------------------------------------- output
-
-
-def _loss(training: dict[str, Any]) -> str:
-    """'cross-entropy' or 'generalized cross-entropy (q=0.7)'; runs before --loss existed used cross-entropy."""
-    if training.get("loss", "crossentropy") == "gce":
-        return f"generalized cross-entropy (q={training.get('gce_q')})"
-    return "cross-entropy"
-
-
-def _pct(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.1%}"
-
-
-def _people(s: dict[str, Any] | None, median: bool = False, below: bool = True) -> str:
-    """'mean (worst w[, median m][, n < 80%])' of a people summary."""
-    if not s or not s.get("people"):
-        return "—"
-    parts = [f"worst {_pct(s['worst'])}"]
-    if median:
-        parts.append(f"median {_pct(s['median'])}")
-    if below:
-        parts.append(f"{s['below_count']}/{s['people']} < {s['below']:.0%}")
-    return f"{_pct(s['mean'])} ({', '.join(parts)})"
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
-
-
-ARM_TITLES = {"all": "every recording", "audited": "all but the audit's flagged recordings"}
-
-
-def _format_cell(arm: dict[str, Any], fmt: str) -> str:
-    f = arm.get(fmt) or {}
-    people = f.get("people") or {}
-    loss = f.get("loss_points_person_mean")
-    return _pct(people.get("mean")) + (f" ({0.0 - loss:+.1f})" if loss is not None else "")
-
-
-def markdown(payload: dict[str, Any]) -> str:
-    """The README table (two rows per set: trained on everything / audited) and a section per set."""
-    formats = payload["export_check"]
-    head = ["set", "people", "signs", "protocol", "trained on", "all people", "people the audit does not flag",
-            "recordings the audit does not flag"] + [f"{fmt} (points vs Keras)" for fmt in formats] + \
-           ["reference: LR, same folds", "run time"]
-    lines = ["# Accuracy on people the model never saw", "",
-             f"Command: `{payload['command']}`  ", f"Machine: {payload['machine']['summary']}  ",
-             f"Created: {payload['created']}, signedge {payload['signedge_version']}", "",
-             "Per-person accuracy of the Keras model: mean (worst person, median, people below 80%); every recording "
-             "is predicted by a model that never saw its person. Two trainings per set, side by side: on every "
-             "recording as labelled, and without the recordings `sign-audit` flags (labels that look wrong). "
-             "*All people*: every recording of every person, as labelled. *People the audit does not flag*: the "
-             "same figure over the people without an audit flag. *Recordings the audit does not flag*: only the "
-             "kept recordings are scored (optimistic: the flagged ones are the hard ones). "
-             f"{', '.join(formats)}: each fold's model converted and every held-out recording scored through the "
-             "device classifier (int8 calibrated on that fold's training people only), all people.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in payload["sets"]:
-        for name, arm in r["arms"].items():
-            if "skipped" in arm:
-                lines.append(f"| {r['set']} | {r['people']} | {r['signs']} | {r['protocol']} | {ARM_TITLES[name]} | "
-                             f"{arm['skipped']} |" + " |" * (len(head) - 6))
-                continue
-            trained = ARM_TITLES[name] + (f" ({arm['excluded_recordings']})" if name == "audited" else "")
-            cells = [r["set"], str(r["people"]), str(r["signs"]), r["protocol"], trained,
-                     _people(arm["keras"], median=True), _people(arm["not_flagged_people"], below=False),
-                     _people(arm.get("recordings_not_flagged"), below=False)]
-            cells += [_format_cell(arm, fmt) for fmt in formats]
-            cells += [_people(arm["reference"]), _minutes(r["seconds"].get(f"crossval_{name}", 0.0))]
-            lines.append("| " + " | ".join(cells) + " |")
-    for r in payload["sets"]:
-        lines += ["", f"## {r['set']}: {r['about']}", "",
-                  f"{r['recordings']} recordings, {r['people']} people, signs: {', '.join(r['labels'])}. "
-                  f"Protocol: {r['protocol']}. Model: {r['training']['model']} {r['training']['sizes']} "
-                  f"({r['params']} parameters), loss {_loss(r['training'])}, at most {r['training']['epochs']} epochs (patience "
-                  f"{r['training']['patience']}, none kept before epoch {r['training']['min_epochs']}). The shared "
-                  f"README's reference: {r['reference_published']}. The audit flags "
-                  f"{r['audit']['flagged_recordings']} recordings; flagged people: "
-                  f"{', '.join(r['audit']['flagged_people']) or 'none'}.", ""]
-        for name, arm in r["arms"].items():
-            if "skipped" in arm:
-                lines.append(f"- Trained on {ARM_TITLES[name]}: {arm['skipped']}")
-                continue
-            k = arm["keras"]
-            text = (f"- Trained on {ARM_TITLES[name]}"
-                    + (f" ({arm['excluded_recordings']} left out: "
-                       f"{', '.join(f'{w} {n}' for w, n in arm['excluded_by_reason'].items())})" if name == "audited"
-                       else "")
-                    + f": per-person mean {_pct(k['mean'])}, median {_pct(k['median'])}, worst {_pct(k['worst'])}, "
-                      f"{k['below_count']} of {k['people']} below 80%, pooled {_pct(arm['pooled'])}; people the audit "
-                      f"does not flag {_pct(arm['not_flagged_people'].get('mean'))} (worst "
-                      f"{_pct(arm['not_flagged_people'].get('worst'))}); reference "
-                      f"{_pct(arm['reference'].get('mean'))} (people not flagged "
-                      f"{_pct(arm['reference_not_flagged_people'].get('mean'))}).")
-            for fmt in formats:
-                f = arm[fmt]
-                text += (f" {fmt}: {_pct(f['people']['mean'])}, {f['loss_points_person_mean'] + 0.0:.2f} points "
-                         f"below Keras, {f['flipped']} of {r['recordings']} predictions differ, "
-                         f"{f['gates_failed']} fold file(s) under the export gate.")
-            if "front_view" in arm:
-                fv = arm["front_view"]
-                text += (f" Front view (F) alone: {fv['recordings']} recordings, per-person mean "
-                         f"{_pct(fv['people']['mean'])}, worst {_pct(fv['people']['worst'])}.")
-            lines.append(text)
-        lines.append(f"- Run time: {', '.join(f'{k} {_minutes(v)}' for k, v in r['seconds'].items())}.")
-        arms = [n for n, a in r["arms"].items() if "skipped" not in a]
-        cols = ["signer", "recordings"]
-        for n in arms:
-            cols += [f"{n}: Keras"] + [f"{n}: {fmt}" for fmt in formats] + [f"{n}: LR"]
-        if "audited" in arms:
-            cols += ["excluded", "audited: recordings not flagged"]
-        cols.append("audit flags")
-        lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for p in r["per_person"]:
-            cells = [p["signer"], str(p["recordings"])]
-            for n in arms:
-                cells += [_pct(p[n]["keras"])] + [_pct(p[n].get(fmt)) for fmt in formats] + [_pct(p[n]["reference"])]
-            if "audited" in arms:
-                cells += [str(p["audited"]["excluded"]), _pct(p["audited"]["keras_recordings_not_flagged"])]
-            cells.append(p["audit_flags"].replace("|", "/"))
-            lines.append("| " + " | ".join(cells) + " |")
-        labels = r["labels"]
-        lines += ["", "Confusion, trained on every recording, all people pooled (rows: true, columns: predicted):",
-                  "", "| | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
-        lines += [f"| {label} | " + " | ".join(str(v) for v in row) + " |"
-                  for label, row in zip(labels, r["arms"]["all"]["confusion"], strict=True)]
-    return "\n".join(lines) + "\n"
-
-
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or ""
     with contextlib.suppress(OSError):
@@ -446,87 +310,55 @@ def machine() -> dict[str, Any]:
                        f"{load:.1f}: other jobs shared the cores)"}
 
 
-# ---------------------------------------------------------------- CLI
+@dataclass
+class AccuracyConfig:
+    """What ``sign-accuracy`` runs; its flags mirror these fields."""
+
+    sets: list[str]
+    shared: Path
+    work: Path = Path("runs/accuracy")
+    out: Path = REPO / "benchmarks" / "results" / "accuracy"
+    export_check: str = "f16,int8"
+    overrides: dict[str, Any] = field(default_factory=dict)  # sign-train settings for every set (epochs, ...)
+    command: str = "sign-accuracy"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = base_parser(PROG, "Import, audit and cross-validate the shared real data sets by person, export each fold's "
-                          "model, and write the README's Accuracy table.\n\n"
-                          "examples:\n"
-                          "  sign-accuracy                         # every set (about an hour on 2 cores)\n"
-                          "  sign-accuracy --sets asl8             # one set\n"
-                          "  sign-accuracy --sets ksl --out runs/ksl-accuracy")
-    p.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, any of: {', '.join(SETS)}")
-    p.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared folder (data/ inside)")
-    p.add_argument("--work", type=Path, default=Path("runs/accuracy"),
-                   help="datasets, audits and run folders (never committed: KSL data and models must stay out)")
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy",
-                   help="writes OUT.md and OUT.json (aggregate figures only)")
-    p.add_argument("--export-check", default="f16,int8", help="formats each fold's model is scored as ('' = none)")
-    p.add_argument("--epochs", type=int, default=None, help="override every set's maximum epochs")
-    p.add_argument("--patience", type=int, default=None, help="override every set's early-stopping patience")
-    p.add_argument("--loss", choices=LOSS_CHOICES, default=None,
-                   help="override every set's training loss (see sign-train --loss)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-fold lines")
-    return p
+def _previous_sets(config: AccuracyConfig, payload: dict[str, Any]) -> None:
+    """Earlier results of sets not run this time are kept, so one set can be re-run alone."""
+    previous = config.out.with_suffix(".json")
+    if not previous.is_file():
+        return
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        old = json.loads(previous.read_text(encoding="utf-8"))
+        if (old.get("export_check"), old.get("results_format")) == (payload["export_check"], RESULTS_FORMAT):
+            payload["sets"] = [s for s in old["sets"] if s["set"] not in config.sets]
+            payload["earlier_runs"] = {s["set"]: {"command": old.get("command"), "created": old.get("created"),
+                                                  "machine": old.get("machine", {}).get("summary")}
+                                       for s in payload["sets"]}
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    names = parse_sets(args.sets, args.shared)
-    if args.export_check:
-        from export.formats import parse_formats
-
-        parse_formats(args.export_check)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("loss", args.loss))
-                 if v is not None}
-    from train.native_stderr import import_tensorflow
-
-    import_tensorflow(args.verbose)
-    report = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+def run_accuracy(config: AccuracyConfig, report: Callable[[str], None] | None = None,
+                 on_set: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Evaluate every set of ``config``; OUT.json and OUT.md are rewritten after each set (a later failure keeps
+    the earlier ones). ``on_set`` gets each set's result as it is done. Returns the whole payload."""
     import edge_runtime
-
     from train.report import now, versions
 
-    command = "sign-accuracy " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    payload: dict[str, Any] = {"command": command.strip(), "created": now(), "machine": machine(),
+    payload: dict[str, Any] = {"command": config.command.strip(), "created": now(), "machine": machine(),
                                "signedge_version": edge_runtime.__version__, "versions": versions(),
-                               "export_check": [f.strip() for f in args.export_check.split(",") if f.strip()],
+                               "export_check": [f.strip() for f in config.export_check.split(",") if f.strip()],
                                "results_format": RESULTS_FORMAT, "sets": []}
-    # Earlier results of sets not run this time are kept, so one set can be re-run alone.
-    previous = args.out.with_suffix(".json")
-    if previous.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            old = json.loads(previous.read_text(encoding="utf-8"))
-            if (old.get("export_check"), old.get("results_format")) == (payload["export_check"], RESULTS_FORMAT):
-                payload["sets"] = [s for s in old["sets"] if s["set"] not in names]
-                payload["earlier_runs"] = {s["set"]: {"command": old.get("command"), "created": old.get("created"),
-                                                      "machine": old.get("machine", {}).get("summary")}
-                                           for s in payload["sets"]}
-    for name in names:
+    _previous_sets(config, payload)
+    for name in config.sets:
         real = SETS[name]
         if report:
             report(f"{name}: import, audit, reference, cross-validation ({real.folds})")
-        result = evaluate_set(real, args.shared, args.work, args.export_check, overrides, report)
+        result = evaluate_set(real, config.shared, config.work, config.export_check, config.overrides, report)
         payload["sets"].append(result)
         payload["sets"].sort(key=lambda s: list(SETS).index(s["set"]))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(args.out.with_suffix(".json"), payload)  # after every set: a later failure keeps the earlier
-        write_text(args.out.with_suffix(".md"), markdown(payload))
-        a, au = result["arms"]["all"], result["arms"]["audited"]
-        print(f"{name}: all people mean {a['keras']['mean']:.1%} (worst {a['keras']['worst']:.1%}); "
-              + (f"audited training: all people {au['keras']['mean']:.1%}, people the audit does not flag "
-                 f"{au['not_flagged_people'].get('mean', float('nan')):.1%}; " if "keras" in au else
-                 f"audited: {au['skipped']}; ")
-              + f"{result['seconds']['total'] / 60:.1f} min")
-    print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    sys.exit(run(_main, argv, prog=PROG))
-
-
-if __name__ == "__main__":
-    main()
+        config.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(config.out.with_suffix(".json"), payload)
+        write_text(config.out.with_suffix(".md"), markdown(payload))
+        if on_set:
+            on_set(result)
+    return payload

@@ -1,4 +1,4 @@
-"""Custom Keras layers of signedge models, registered so ``import train.layers`` is all a loader needs.
+"""Custom Keras layers of signedge models, registered so ``import host.layers`` is all a loader needs.
 
 Every layer here is built from ops that TFLite has as builtins (dense, tanh,
 softmax, multiply, sum), so models that use them export without Flex ops.
@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-import train.losses  # noqa: F401  (registers the training losses too: a saved model loads compiled)
+import host.losses  # noqa: F401  (registers the training losses too: a saved model loads compiled)
 
 
 @keras.saving.register_keras_serializable(package="signedge")

@@ -1,4 +1,5 @@
-"""Turn dataset recordings into model arrays, through the one feature spec."""
+"""Dataset recordings into model arrays, through the one feature spec: what training, export and the benchmarks
+all feed a model (a recording cut to its sign as the device cuts a live stream, then the spec's input)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,6 @@ def trim_to_sign(rec: Recording) -> Recording:
                                score=rec.score[start:stop], pose=pose)
 
 
-def model_input(rec: Recording, spec: FeatureSpec) -> np.ndarray:
-    """[T, F] model input of one (already trimmed) recording."""
-    return spec.model_input(rec.landmarks, rec.present, rec.aspect)
-
-
 def load_features(dataset: Dataset | str | Path, files: Sequence[str] | None, spec: FeatureSpec,
                   labels: Sequence[str], progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """X [n, T, F] float32 and y [n] class indices for the manifest ``files`` (all when None)."""
@@ -53,6 +49,6 @@ def load_features(dataset: Dataset | str | Path, files: Sequence[str] | None, sp
         rec = trim_to_sign(ds.load(index[f]))
         if rec.label not in class_of:
             raise DatasetError(f"{ds.folder / f}: label {rec.label!r} is not one of the model's classes")
-        X[k] = model_input(rec, spec)
+        X[k] = spec.model_input(rec.hands)
         y[k] = class_of[rec.label]
     return X, y
