@@ -121,7 +121,9 @@ def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
 
 def audit_set(dataset: Path, out: Path) -> Any:
     """``sign-audit``: flagged.txt, people.csv, recordings.csv, audit.md."""
-    from train.audit import AuditConfig, audit, write_report
+    from train.audit.config import AuditConfig
+    from train.audit.report import write_report
+    from train.audit.run import audit
 
     result = audit(dataset, AuditConfig())
     write_report(result, out)
@@ -140,7 +142,7 @@ def reference_scores(loaded: Any, splits: Sequence[Any], excluded: set[int] | No
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from train.audit import time_statistics
+    from train.audit.measure import time_statistics
 
     stats = time_statistics(loaded.features(range(len(loaded.rows))))
     y = loaded.y
