@@ -110,7 +110,7 @@ def _quiet_call(main: Callable[[list[str]], None], argv: list[str]) -> str:
 
 def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
     """``sign-import npz <shared files> dest`` (re-imported every time: the shared files are the truth)."""
-    from train.importers import main as sign_import
+    from train.cli.import_ import main as sign_import
 
     files = [str(f) for folder in real.folders for f in sorted((shared / "data" / folder).glob("*.npz"))]
     if not files:
