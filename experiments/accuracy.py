@@ -104,7 +104,7 @@ def _quiet_call(main: Callable[[list[str]], None], argv: list[str]) -> str:
 
 def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
     """``sign-import npz <shared files> dest`` (re-imported every time: the shared files are the truth)."""
-    from train.importers import main as sign_import
+    from train.cli.import_ import main as sign_import
 
     files = [str(f) for folder in real.folders for f in sorted((shared / "data" / folder).glob("*.npz"))]
     if not files:
@@ -115,7 +115,9 @@ def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
 
 def audit_set(dataset: Path, out: Path) -> Any:
     """``sign-audit``: flagged.txt, people.csv, recordings.csv, audit.md."""
-    from train.audit import AuditConfig, audit, write_report
+    from train.audit.config import AuditConfig
+    from train.audit.report import write_report
+    from train.audit.run import audit
 
     result = audit(dataset, AuditConfig())
     write_report(result, out)
@@ -134,7 +136,7 @@ def reference_scores(loaded: Any, splits: Sequence[Any], excluded: set[int] | No
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from train.audit import time_statistics
+    from train.audit.measure import time_statistics
 
     stats = time_statistics(loaded.features(range(len(loaded.rows))))
     y = loaded.y

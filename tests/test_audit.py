@@ -15,7 +15,11 @@ import pytest
 from helpers import exit_code
 
 from edge_runtime.dataset import Dataset, DatasetInfo, Recording, write_dataset
-from train.audit import AuditConfig, audit, best_permutation, describe_permutation, main
+from train.audit.config import AuditConfig
+from train.audit.labels import best_permutation
+from train.audit.result import describe_permutation
+from train.audit.run import audit
+from train.cli.audit import main
 
 # Finger curl (0 = straight, 1 = fully bent) of thumb, index, middle, ring, little finger.
 HANDSHAPES = {"open": (0.1, 0.0, 0.0, 0.0, 0.0), "fist": (0.9, 1.0, 1.0, 1.0, 1.0), "ily": (0.1, 0.0, 1.0, 1.0, 0.0)}

@@ -53,7 +53,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("tf2onnx")
     from export.cli import main as export_main
     from train.cli.train import main as train_main
-    from train.synth import SynthConfig, make_dataset
+    from train.synth.config import SynthConfig
+    from train.synth.writer import make_dataset
 
     root = tmp_path_factory.mktemp("bench")
     make_dataset(root / "data", SynthConfig(words=WORDS, signers=5, per_word=10, frames_min=30, frames_max=50))
@@ -70,7 +71,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def fake_run(tmp_path: Path) -> Path:
     """A run folder that passes the checks made before measuring (bad-input tests need no TensorFlow)."""
-    from train.synth import SynthConfig, make_dataset
+    from train.synth.config import SynthConfig
+    from train.synth.writer import make_dataset
 
     data = tmp_path / "data"
     make_dataset(data, SynthConfig(words=WORDS[:2], signers=3, per_word=3, frames_min=30, frames_max=40))

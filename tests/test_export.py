@@ -28,7 +28,9 @@ from export.ops import forbidden_ops, op_counts
 from export.pipeline import REPORT_FILE
 from export.verify import verify_file
 from host.features import load_features
-from train.synth import SynthConfig, synthesize, synthetic_info
+from train.synth.config import SynthConfig
+from train.synth.recordings import synthesize
+from train.synth.writer import synthetic_info
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,10 @@ from helpers import exit_code, need
 from edge_runtime.dataset import Dataset, read_manifest
 from edge_runtime.errors import DatasetError
 from edge_runtime.files import sha256_file
-from train.extract import ExtractConfig, format_table, main, plan_jobs
+from train.cli.extract import main
+from train.extract.config import ExtractConfig
+from train.extract.plan import plan_jobs
+from train.text import format_table
 
 
 def write_blank_video(path: Path, frames: int = 8) -> Path:

@@ -9,7 +9,7 @@ import pytest
 from helpers import exit_code
 
 from edge_runtime.dataset import Dataset
-from train.importers import main
+from train.cli.import_ import main
 
 FRAMES = 6
 

@@ -11,7 +11,8 @@ pytest.importorskip("keras")
 
 from train.cli.train import main  # noqa: E402
 from train.leakage import random_sample_split  # noqa: E402
-from train.synth import SynthConfig, make_dataset  # noqa: E402
+from train.synth.config import SynthConfig  # noqa: E402
+from train.synth.writer import make_dataset  # noqa: E402
 
 
 def test_the_seeds_random_split_puts_variants_of_one_recording_on_both_sides():

@@ -22,7 +22,7 @@ from edge_runtime.landmarks.roi import (
     HAND_TARGET_ANGLE, PALM_TARGET_ANGLE, Rect, crop_matrix, project_points, rect_from_landmarks, rect_from_palm,
     rotation_to_vertical, transform_rect, unproject_points)
 from edge_runtime.landmarks.task_file import DETECTOR, LANDMARKER
-from edge_runtime.spec import LEFT, RIGHT
+from edge_runtime.hands import LEFT, RIGHT
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = "가족__남편.mp4"  # both hands in view from frame ~13 to ~50

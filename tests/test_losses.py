@@ -14,7 +14,8 @@ from helpers import FAST_TRAIN as FAST  # noqa: E402
 from helpers import exit_code  # noqa: E402
 from train.cli.train import build_parser, main  # noqa: E402
 from host.losses import DEFAULT_GCE_Q, LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
-from train.synth import SynthConfig, make_dataset  # noqa: E402
+from train.synth.config import SynthConfig  # noqa: E402
+from train.synth.writer import make_dataset  # noqa: E402
 
 
 def value(loss: keras.losses.Loss, y: np.ndarray, p: np.ndarray) -> np.ndarray:

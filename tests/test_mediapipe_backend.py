@@ -14,7 +14,7 @@ from helpers import need
 from edge_runtime.errors import ModelError
 from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
 from edge_runtime.landmarks.mediapipe_tasks import assign_slots
-from edge_runtime.spec import LEFT, RIGHT
+from edge_runtime.hands import LEFT, RIGHT
 
 WRIST, THUMB_TIP, PINKY_TIP = 0, 4, 20
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from host.native_stderr import captured, is_chatter
-from train.synth import SynthConfig, make_dataset
+from train.synth.config import SynthConfig
+from train.synth.writer import make_dataset
 
 CHATTER_LINES = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",

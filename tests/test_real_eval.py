@@ -19,9 +19,11 @@ import pytest
 
 pytest.importorskip("keras")
 
-from edge_runtime.dataset import Dataset  # noqa: E402
+from edge_runtime.dataset import Dataset, write_dataset  # noqa: E402
 from train.cli.train import main  # noqa: E402
-from train.synth import SynthConfig, synthesize, synthetic_info, write_dataset  # noqa: E402
+from train.synth.config import SynthConfig  # noqa: E402
+from train.synth.recordings import synthesize  # noqa: E402
+from train.synth.writer import synthetic_info  # noqa: E402
 
 WORDS = ("무한", "미국", "형,오빠")
 FAST = ["--epochs", "1", "--patience", "1", "--size", "width=8", "--size", "blocks=1", "--frames", "16", "-q"]

@@ -14,8 +14,9 @@ from helpers import exit_code, need
 from edge_runtime.capture import CameraSource, VideoFileSource
 from edge_runtime.dataset import Dataset, read_manifest
 from edge_runtime.landmarks import open_backend
-from train.extract import BackendSettings
-from train.record import RecordConfig, Session, main
+from train.cli.record import main
+from train.extract.config import BackendSettings
+from train.record import RecordConfig, Session
 
 
 def ksl_frames(ksl_videos: list[Path], names: list[str], size: tuple[int, int] = (640, 360)) -> list[np.ndarray]:

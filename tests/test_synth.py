@@ -14,16 +14,11 @@ import pytest
 from edge_runtime.dataset import Dataset, Recording
 from edge_runtime.hands import joint_angles
 from edge_runtime.spec import FeatureSpec
-from train.synth import (
-    DEFAULT_WORDS,
-    HANDSHAPES,
-    ORIENTATIONS,
-    SynthConfig,
-    hand_points,
-    main,
-    sign_templates,
-    synthesize,
-)
+from train.cli.synth import main
+from train.synth.config import DEFAULT_WORDS, SynthConfig
+from train.synth.hand import HANDSHAPES, ORIENTATIONS, hand_points
+from train.synth.recordings import synthesize
+from train.synth.signs import sign_templates
 
 SPEC = FeatureSpec()
 
@@ -170,7 +165,7 @@ def test_bad_flags_are_one_line_and_write_nothing(tmp_path: Path, capsys: pytest
 
 
 def test_help_teaches_with_an_example() -> None:
-    res = subprocess.run([sys.executable, "-m", "train.synth", "--help"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "train.cli.synth", "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0
     text = " ".join(res.stdout.split())  # argparse wraps lines at the terminal width
     assert "example:" in text and "sign-synth data/synth" in text and "NOT the real signs" in text

@@ -13,12 +13,14 @@ import pytest
 
 pytest.importorskip("keras")
 
-from edge_runtime.dataset import Dataset  # noqa: E402
+from edge_runtime.dataset import Dataset, write_dataset  # noqa: E402
 from edge_runtime.errors import SignedgeError  # noqa: E402
 from edge_runtime.spec import FeatureSpec  # noqa: E402
 from helpers import FAST_TRAIN as FAST  # noqa: E402
 from train.cli.train import main  # noqa: E402
-from train.synth import SynthConfig, make_dataset, synthesize, synthetic_info, write_dataset  # noqa: E402
+from train.synth.config import SynthConfig  # noqa: E402
+from train.synth.recordings import synthesize  # noqa: E402
+from train.synth.writer import make_dataset, synthetic_info  # noqa: E402
 
 WORDS = ("무한", "미국", "형,오빠")
 CONTRACT = {"signedge_version", "created", "spec", "labels", "model", "dataset", "split", "metrics", "training",

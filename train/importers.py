@@ -1,4 +1,4 @@
-"""``sign-import``: bring existing keypoint data into signedge's dataset format.
+"""Importing existing keypoint data into signedge's dataset format (``sign-import``).
 
 Two sources:
 
@@ -20,14 +20,16 @@ person's files, as an un-mirrored camera shows a person facing it. So Holistic
 assumes a mirrored selfie image, is the one that must be swapped; its backend
 does that). A person who mirrored their camera before running Holistic is
 stored mirrored; the training's left/right mirror augmentation covers them.
+
+``import_dataset`` does a whole import (what ``sign-import`` runs) and
+``import_npz`` the shared per-person files, so other code (the benchmarks)
+imports a set without running a CLI and reading its output.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -35,12 +37,13 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from edge_runtime.cli.common import parser as base_parser
-from edge_runtime.cli.common import run, setup_logging
 from edge_runtime.dataset import DatasetInfo, Recording, check_label, write_dataset
 from edge_runtime.errors import DatasetError
 
 log = logging.getLogger(__name__)
+
+KINDS = ("mpdata", "npz")  # MP_Data/<label>/<rec>/<frame>.npy folders; <person>.npz files
+COORD_FRAMES = ("image", "shoulder", "auto")
 
 POSE_VALUES, FACE_VALUES, HAND_VALUES = 33 * 4, 468 * 3, 21 * 3
 # Frame layouts by length: where the left and right hands start, and whether a pose is there.
@@ -194,44 +197,55 @@ def _unique_sources(recs: list[Recording]) -> None:
                            "are two inputs the same person? pass distinct --signer names")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = base_parser(
-        "sign-import",
-        "Import existing keypoint data into a signedge dataset folder.\n\n"
-        "examples:\n"
-        "  sign-import mpdata ~/MP_Data data/alice --signer alice\n"
-        "  sign-import npz ../shared/data/asl-mpdata/*.npz data/asl8\n"
-        "  sign-import npz ../shared/data/ksl-aihub-keypoints/*.npz data/ksl --coord-frame shoulder",
-    )
-    p.add_argument("kind", choices=("mpdata", "npz"), help="mpdata: MP_Data/<label>/<rec>/<frame>.npy folders; "
-                   "npz: <person>.npz files")
-    p.add_argument("inputs", nargs="+", type=Path, help="input folders (mpdata) or files (npz), then OUT_DIR")
-    p.add_argument("--signer", default="", help="signer name (mpdata: one folder is one person; default: the "
-                   "folder name; npz: default the file stem)")
-    p.add_argument("--fps", type=float, default=ImportConfig.fps, help="frame rate of the recordings")
-    p.add_argument("--aspect", type=float, default=ImportConfig.aspect,
-                   help="camera width/height (normalised x and y are fractions of different lengths)")
-    p.add_argument("--coord-frame", choices=("image", "shoulder", "auto"), default="auto",
-                   help="image: MediaPipe-normalised image coordinates; shoulder: centred on the shoulders and "
-                   "divided by shoulder width (the shared KSL set); auto: shoulder for files with sample_id")
-    p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
-    return p
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """A whole import: ``sign-import``'s flags, one field each."""
+
+    kind: str  # one of KINDS
+    inputs: tuple[Path, ...]  # MP_Data folders (mpdata) or <person>.npz files (npz)
+    out: Path
+    signer: str = ""  # one person's name (one input only); default: the folder name or file stem
+    fps: float = ImportConfig.fps
+    aspect: float = ImportConfig.aspect
+    coord_frame: str = "auto"  # one of COORD_FRAMES; auto: shoulder for files with sample_id, else image
+    force: bool = False  # replace ``out`` if it exists
 
 
-def _main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    if len(args.inputs) < 2:
-        raise DatasetError("give at least one input and the output folder")
-    *inputs, out = args.inputs
-    if out.exists() and not args.force and (not out.is_dir() or any(out.iterdir())):
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import wrote."""
+
+    out: Path
+    recordings: int
+    labels: list[str]
+    people: list[str]
+    coord_frame: str
+    hand_share: float  # mean over recordings of the share of frames with a hand
+
+    def line(self) -> str:
+        return (f"imported {self.recordings} recordings of {len(self.labels)} labels ({', '.join(self.labels)}) by "
+                f"{len(self.people)} signer(s) into {self.out} [{self.coord_frame} coordinates; frames with a hand: "
+                f"{self.hand_share:.0%}]")
+
+
+def import_dataset(request: ImportRequest) -> ImportResult:
+    """Import every input into one new dataset folder, written aside and renamed at the end."""
+    if request.kind not in KINDS:
+        raise DatasetError(f"unknown kind {request.kind!r} (choose from {', '.join(KINDS)})")
+    if request.coord_frame not in COORD_FRAMES:
+        raise DatasetError(f"unknown coordinate frame {request.coord_frame!r} (choose from {', '.join(COORD_FRAMES)})")
+    if not request.inputs:
+        raise DatasetError("nothing to import: no input given")
+    inputs, out = request.inputs, request.out
+    if out.exists() and not request.force and (not out.is_dir() or any(out.iterdir())):
         raise DatasetError(f"{out}: output folder exists and is not empty (use --force to replace it)")
-    if args.signer and len(inputs) > 1:
+    if request.signer and len(inputs) > 1:
         raise DatasetError("--signer names one person: give one input with it")
     recs: list[Recording] = []
-    coord = args.coord_frame
+    coord = request.coord_frame
     for path in inputs:
-        if args.kind == "npz":
+        if request.kind == "npz":
             if not path.is_file():
                 raise DatasetError(f"{path}: file not found")
             if coord == "auto":
@@ -239,18 +253,18 @@ def _main(argv: Sequence[str] | None = None) -> int:
                     coord_here = "shoulder" if "sample_id" in d.files else "image"
             else:
                 coord_here = coord
-            cfg = ImportConfig(fps=args.fps, aspect=args.aspect, signer=args.signer, coord_frame=coord_here)
+            cfg = ImportConfig(fps=request.fps, aspect=request.aspect, signer=request.signer, coord_frame=coord_here)
             recs += import_person_npz(path, cfg)
         else:
             coord_here = "image" if coord == "auto" else coord
-            recs += import_mpdata(path, ImportConfig(args.fps, args.aspect, args.signer, coord_here))
+            recs += import_mpdata(path, ImportConfig(request.fps, request.aspect, request.signer, coord_here))
         if coord == "auto":
             coord = coord_here  # every input of one dataset shares one coordinate frame
         elif coord != coord_here:
             raise DatasetError(f"{path}: coordinate frame {coord_here} differs from the other inputs' {coord}")
     _unique_sources(recs)
     info = DatasetInfo(coord_frame=coord, landmark_backend="mediapipe-holistic",
-                       description=f"imported by sign-import {args.kind} from {', '.join(p.name for p in inputs)}")
+                       description=f"imported by sign-import {request.kind} from {', '.join(p.name for p in inputs)}")
     tmp = out.with_name(out.name + ".importing")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -260,13 +274,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    people = sorted({r.signer for r in recs})
-    labels = sorted({r.label for r in recs})
-    hand = np.mean([r.hand_frames / r.num_frames for r in recs])
-    print(f"imported {len(recs)} recordings of {len(labels)} labels ({', '.join(labels)}) by {len(people)} "
-          f"signer(s) into {out} [{coord} coordinates; frames with a hand: {hand:.0%}]")
-    return 0
+    return ImportResult(out, len(recs), sorted({r.label for r in recs}), sorted({r.signer for r in recs}), coord,
+                        float(np.mean([r.hand_frames / r.num_frames for r in recs])))
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    sys.exit(run(_main, argv, prog="sign-import"))
+def import_npz(files: Sequence[str | Path], dest: str | Path, *, force: bool = False, signer: str = "",
+               fps: float = ImportConfig.fps, aspect: float = ImportConfig.aspect,
+               coord_frame: str = "auto") -> ImportResult:
+    """``sign-import npz FILES DEST``: per-person ``.npz`` files (the shared ASL and KSL sets) into one dataset."""
+    return import_dataset(ImportRequest("npz", tuple(Path(f) for f in files), Path(dest), signer, fps, aspect,
+                                        coord_frame, force))

@@ -1,24 +1,15 @@
-"""``sign-record``: record your own samples of a sign into a dataset folder.
+"""A recording session of ``sign-record``: camera or video file -> samples saved as video + keypoints.
 
-Pick a word, get a countdown, sign; each sample is saved twice: the video
-(``videos/<word>/<id>.mp4``, to look at later or re-extract with another
-backend) and its keypoints (``recordings/<word>/<id>.npz``, what training
-reads). ``manifest.csv`` is updated after every sample, keeping the rows
-already there, so a session can be stopped at any time (Ctrl-C, or q/Esc in
-the window) and continued with another word or signer later.
-
-The source is a camera (``--source 0``) or a video file: a file is cut into
-``--samples`` consecutive pieces of ``--seconds`` each (no countdown), which
-turns one long take of repeated signs into samples. A sample in which no hand
-was seen is not saved (the exit code is then 1). Headless by default; the
-live landmarks are drawn only with ``--show`` on a machine with a display.
+Why a module of its own: a live session interleaves a countdown, the camera,
+the landmark backend and an optional window, and must leave a usable dataset
+folder after every sample (the manifest is rewritten each time, keeping the
+rows already there), because the person signing stops whenever they like.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +18,6 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from edge_runtime.capture import CameraSource, VideoFileSource, open_source
-from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
 from edge_runtime.dataset import (
     DATASET_JSON,
     MANIFEST,
@@ -43,20 +33,14 @@ from edge_runtime.dataset import (
 )
 from edge_runtime.errors import DatasetError, SignedgeError, SourceError
 from edge_runtime.files import atomic_path
+from edge_runtime.hands import NUM_HANDS, NUM_POINTS
 from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
-from edge_runtime.spec import NUM_HANDS, NUM_POINTS
-from train.extract import (
-    NO_DEFAULT,
-    BackendSettings,
-    add_landmark_arguments,
-    check_dataset_compatible,
-    percent,
-    resolve_hand_model,
-)
+from train.extract.config import BackendSettings
+from train.extract.folder import check_dataset_compatible
+from train.text import percent
 
 log = logging.getLogger(__name__)
 
-PROG = "sign-record"
 VIDEOS = "videos"
 FALLBACK_FPS = 30.0
 
@@ -282,7 +266,7 @@ class Session:
         if not (out / DATASET_JSON).is_file():
             write_info(out, DatasetInfo(synthetic=False, coord_frame="image", landmark_backend=self.backend.name,
                                         landmark_model_sha256=self.backend.model_sha256,
-                                        description=f"{PROG} samples"))
+                                        description="sign-record samples"))
         return SampleResult(index, len(hands), hand_frames, row, video)
 
 
@@ -341,7 +325,7 @@ def record(config: RecordConfig, notify: Callable[[str], None] = log.info) -> li
                     raise SignedgeError(
                         f"{source.path}: {source.frame_count} frames ({source.duration:.1f} s) are not enough for "
                         f"{config.samples} samples of {config.seconds:g} s ({needed} frames)")
-            window = open_window(f"{PROG}: {config.word}", notify) if config.show else None
+            window = open_window(f"sign-record: {config.word}", notify) if config.show else None
             try:
                 session = Session(config, source, backend, window, notify)
                 results = []
@@ -363,43 +347,3 @@ def sample_line(result: SampleResult, config: RecordConfig) -> str:
         return f"{head}, no hand seen: not saved"
     return (f"{head}, hands in {result.hand_frames} ({percent(result.hand_frames, result.frames)}) -> "
             f"{result.row.file}")
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    p = parser(PROG, __doc__.strip() + "\n\nexamples:\n"
-               "  sign-record data/ --word hello --samples 10 --signer anna --show     # webcam 0\n"
-               "  sign-record data/ --word 일요일 --source take.mp4 --samples 5 --seconds 2\n")
-    p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="dataset folder to create or extend")
-    p.add_argument("--word", required=True, help="the sign's label (any text; commas allowed)" + NO_DEFAULT)
-    p.add_argument("--samples", type=int, default=5, help="samples to record")
-    p.add_argument("--seconds", type=float, default=2.0, help="length of each sample")
-    p.add_argument("--countdown", type=float, default=3.0, help="seconds of countdown before each camera sample")
-    p.add_argument("--source", default="0", help="camera index, or a video file to cut into samples")
-    p.add_argument("--signer", default="", help="who signs: lets training split by signer (default: unknown)"
-                   + NO_DEFAULT)
-    p.add_argument("--show", action="store_true", help="show the camera and the hands in a window (needs a display)")
-    p.add_argument("--width", type=int, help="camera capture width (default: the camera's)" + NO_DEFAULT)
-    p.add_argument("--height", type=int, help="camera capture height (default: the camera's)" + NO_DEFAULT)
-    p.add_argument("--max-width", type=int, metavar="W",
-                   help="downscale wider frames to W pixels, keeping the aspect (default: full size)" + NO_DEFAULT)
-    add_landmark_arguments(p)
-    args = p.parse_args(argv)
-    setup_logging(args.verbose)
-    config = RecordConfig(
-        out_dir=args.out_dir, word=args.word, samples=args.samples, seconds=args.seconds,
-        countdown=args.countdown, source=args.source, signer=args.signer, show=args.show,
-        backend=BackendSettings(args.landmarks, str(resolve_hand_model(args.hand_model)), args.threads),
-        max_width=args.max_width, width=args.width, height=args.height,
-    )
-    results = record(config, notify=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
-    saved = [r for r in results if r.row is not None]
-    print(f"{PROG}: saved {len(saved)} of {config.samples} samples of '{config.word}' in {config.out_dir}")
-    return 0 if len(saved) == config.samples else EXIT_FAILED
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    sys.exit(run(_main, argv, prog=PROG))
-
-
-if __name__ == "__main__":
-    main()
