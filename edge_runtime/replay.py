@@ -13,7 +13,7 @@ from typing import Iterator
 
 from edge_runtime.dataset import Recording, load_recording
 from edge_runtime.errors import DatasetError, SourceError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.landmarks.types import HandFrame
 
 
 class RecordingReplay:

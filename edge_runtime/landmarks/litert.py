@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.errors import ModelError, SignedgeError, SourceError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.landmarks.types import HandFrame
 from edge_runtime.landmarks.anchors import AnchorOptions, ssd_anchors
 from edge_runtime.landmarks.palm import NUM_COORDS, decode_palms, weighted_nms
 from edge_runtime.landmarks.roi import (

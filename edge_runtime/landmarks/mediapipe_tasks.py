@@ -44,7 +44,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from edge_runtime.errors import ModelError, SignedgeError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.landmarks.types import HandFrame
 from edge_runtime.landmarks.task_file import read_task
 from edge_runtime.spec import LEFT, NUM_HANDS, NUM_POINTS, RIGHT
 
