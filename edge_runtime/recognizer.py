@@ -8,7 +8,7 @@ shell around it, and a device application can use it the same way::
 
     clf = load_classifier("model_int8.tflite")
     backend = open_backend("litert", "hand_landmarker.task", live=True)
-    with open_source("0") as camera:  # edge_runtime.capture
+    with open_source("0") as camera:  # edge_runtime.sources
         for event in Recognizer(camera, backend, clf):
             print(event.label, event.confidence)
 

@@ -75,6 +75,23 @@ def test_bad_inputs_print_no_unit(demo: Demo, tmp_path, capsys) -> None:
         assert out == "" and err.count("\n") == 1 and message in err, (name, err)
 
 
+def test_the_unit_names_the_source_as_the_grammar_reads_it(tmp_path, monkeypatch) -> None:
+    from edge_runtime.cli.recognize import build_parser
+    from edge_runtime.service import service_arguments
+
+    monkeypatch.chdir(tmp_path)
+    p = build_parser()
+
+    def source_words(*flags: str) -> list[str]:
+        words = service_arguments(p, p.parse_args(["--model", "/m.tflite", *flags]))
+        return words[words.index("--source"):words.index("--source") + 2] if "--source" in words else []
+
+    assert source_words() == source_words("--source", "0") == []  # the default camera needs no flag
+    assert source_words("--source", "clips/a.mp4") == ["--source", str(tmp_path / "clips" / "a.mp4")]
+    assert source_words("--source", "/dev/v4l/by-id/cam") == ["--source", "/dev/v4l/by-id/cam"]  # as typed
+    assert source_words("--source", "picam:1") == ["--source", "picam:1"]
+
+
 def test_systemd_quoting() -> None:
     assert systemd_quote("/opt/signedge/model.tflite") == "/opt/signedge/model.tflite"
     assert systemd_quote("/home/pi/my models/m.tflite") == '"/home/pi/my models/m.tflite"'

@@ -26,7 +26,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from edge_runtime.capture import CameraSource, VideoFileSource, open_source
+from edge_runtime.capture import CameraSource, VideoFileSource
 from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
 from edge_runtime.dataset import (
     DATASET_JSON,
@@ -44,6 +44,7 @@ from edge_runtime.dataset import (
 from edge_runtime.errors import DatasetError, SignedgeError, SourceError
 from edge_runtime.files import atomic_path
 from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
+from edge_runtime.sources import open_source
 from edge_runtime.spec import NUM_HANDS, NUM_POINTS
 from train.extract import (
     NO_DEFAULT,
