@@ -61,6 +61,7 @@ class SignEvent:
     landmarks_ms_total: float  # the same summed over the segment's frames
     inference_ms: float  # the one classifier invoke
     reason: str  # why the segment ended: hands_gone, rest, max_length, end_of_stream, window
+    true_label: str | None = None  # the label of a replayed recording (what was signed); None for live input
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,6 +72,9 @@ class SignEvent:
         data["landmarks_ms_per_frame"] = round(self.landmarks_ms_per_frame, 2)
         data["landmarks_ms_total"] = round(self.landmarks_ms_total, 2)
         data["inference_ms"] = round(self.inference_ms, 3)
+        true_label = data.pop("true_label")
+        if true_label is not None:  # next to what the model said, so a miss reads as one
+            data = {"label": data.pop("label"), "true_label": true_label, **data}
         return data
 
     def to_json(self) -> str:
@@ -83,6 +87,7 @@ class SignEvent:
         head = self.label if self.known else f"{self.label} (best: {self.top3[0][0]})"
         return (f"{self.start_s:7.2f}-{self.end_s:6.2f} s  {head}  {self.confidence:.2f}"
                 + (f"  [{others}]" if others else "")
+                + (f"  (recorded as {self.true_label})" if self.true_label is not None else "")
                 + f"  {self.frames} frames, landmarks {self.landmarks_ms_per_frame:.1f} ms/frame "
                   f"({self.landmarks_ms_total:.0f} ms in all), inference {self.inference_ms:.1f} ms")
 
@@ -188,7 +193,7 @@ class Recognizer:
                          start_s=seg.start_s, end_s=seg.end_s, top3=decision.top, frames=seg.num_frames,
                          hand_frames=seg.hand_frames, landmarks_ms_per_frame=float(seg.landmarks_ms.mean()),
                          landmarks_ms_total=float(seg.landmarks_ms.sum()), inference_ms=self.classifier.last_invoke_ms,
-                         reason=seg.reason)
+                         reason=seg.reason, true_label=getattr(self.source, "true_label", None))
 
     def __iter__(self) -> Iterator[SignEvent]:
         decider = Decider(self.classifier.labels, self.config.decision)

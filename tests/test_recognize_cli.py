@@ -36,7 +36,8 @@ def test_json_line_per_recognised_sign(demo: Demo, capsys):
         out, err = capsys.readouterr()
         [line] = out.splitlines()
         event = json.loads(line)
-        assert set(event) == EVENT_KEYS
+        assert set(event) == EVENT_KEYS | {"true_label"}  # a labelled recording: its label goes with each sign
+        assert list(event)[:2] == ["label", "true_label"] and event["true_label"] == rec.label
         assert event["label"] == rec.label and event["known"] is True
         assert 0.5 <= event["confidence"] <= 1.0 and event["top3"][0] == {"label": rec.label, "p": event["confidence"]}
         assert [t["label"] for t in event["top3"]] != [] and len(event["top3"]) == 3
@@ -55,7 +56,7 @@ def test_readable_lines_and_onnx(demo: Demo, capsys):
     out, err = capsys.readouterr()
     [line] = out.splitlines()
     assert f"  {rec.label}  " in line and "frames" in line and "inference" in line
-    assert "landmarks 0.0 ms/frame (0 ms in all)" in line
+    assert f"(recorded as {rec.label})" in line and "landmarks 0.0 ms/frame (0 ms in all)" in line
     assert "on onnxruntime" in err
 
 
@@ -200,7 +201,7 @@ def test_video_without_hands_and_a_real_ksl_video(demo: Demo, capture, hand_task
         # the tiny synthetic model does not know KSL words: this checks the pipeline and the cut, not the word
         [event] = [json.loads(line) for line in out.splitlines()]
         assert "(480x270)" in err and "litert landmarks" in err and f"{frames} frames" in err
-        assert event["end_s"] - event["start_s"] >= 0.5
+        assert "true_label" not in event and event["end_s"] - event["start_s"] >= 0.5  # a video has no label
         assert event["landmarks_ms_total"] == pytest.approx(event["landmarks_ms_per_frame"] * event["frames"], rel=0.01)
         assert 0 < event["landmarks_ms_per_frame"] < event["landmarks_ms_total"]
 

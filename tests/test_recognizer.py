@@ -126,6 +126,7 @@ def test_each_replayed_sign_is_recognised_once(demo, fmt):
         assert event.start_s == pytest.approx(first / FPS) and event.end_s == pytest.approx((end - 1) / FPS)
         assert event.frames == end - first and event.reason == "hands_gone"
         assert event.landmarks_ms_per_frame == event.landmarks_ms_total == 0.0 and event.inference_ms > 0
+        assert event.true_label == rec.label  # what the recording holds, whatever the model said
 
 
 @pytest.mark.slow
@@ -203,6 +204,7 @@ def test_camera_like_source_goes_through_the_landmark_backend(demo, caplog):
     # landmark time per frame (each took >= 1 ms) and summed over the segment's frames; the run's total
     assert event.landmarks_ms_per_frame >= 1.0 and recognizer.stats.landmarks_ms >= rec.num_frames * 1.0
     assert event.landmarks_ms_total == pytest.approx(event.landmarks_ms_per_frame * event.frames)
+    assert event.true_label is None and "true_label" not in event.to_dict()  # images carry no label
 
 
 @pytest.mark.slow

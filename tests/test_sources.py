@@ -78,7 +78,7 @@ def test_open_source_opens_each_kind(tmp_path: Path) -> None:
     take = tmp_path / "take.npz"
     save_recording(take, Recording(np.zeros((5, 2, 21, 3)), np.zeros((5, 2), bool), "수학", 30.0, "take"))
     replay = open_source(parse_source(str(take)), replay=True)
-    assert isinstance(replay, RecordingReplay) and len(replay) == 5
+    assert isinstance(replay, RecordingReplay) and len(replay) == 5 and replay.true_label == "수학"
     with pytest.raises(SourceError, match=r"take.npz: a recording holds hand landmarks, not pictures"):
         open_source(str(take))  # a command that needs pictures (sign-record) says so
     start = time.monotonic()
