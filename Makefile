@@ -37,6 +37,7 @@ demo: $(STAMP)
 	$(BIN)/sign-synth $(DEMO_DATA) --force
 	$(BIN)/sign-train $(DEMO_DATA) -o $(DEMO_RUN) --force
 	$(BIN)/export-tflite $(DEMO_RUN)
+	@echo "== recognize: $(DEMO_SAMPLE) is a synthetic recording of a signer the model never saw in training; the demo's accuracy (sign-train's test accuracy, printed above) is measured on such unseen synthetic signers, so a miss is possible (\"label\" is the model's answer, \"true_label\" what the recording holds)"
 	$(BIN)/sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --source $(DEMO_SAMPLE) --json
 	$(BIN)/sign-bench $(DEMO_RUN) --quick
 

@@ -39,8 +39,8 @@ from tqdm import tqdm
 
 from edge_runtime.capture import VideoFileSource
 from edge_runtime.errors import SignedgeError
+from edge_runtime.hands import NUM_HANDS
 from edge_runtime.landmarks import HandFrame
-from edge_runtime.spec import NUM_HANDS
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ camera in tests and on the host.
   newest frame: a consumer slower than the camera (landmarks on a Pi) drops
   frames instead of falling further and further behind the signer.
   Timestamps are the monotonic clock at the moment a frame was grabbed.
-- :func:`open_source` turns a command-line ``--source`` string into either;
-  ``picam``/``picam:N`` opens a Raspberry Pi camera module through picamera2
-  (``edge_runtime.picam``), read by the same newest-frame thread.
+
+Which of them a command-line ``--source`` string names, and the opening, is
+``edge_runtime.sources``; a Raspberry Pi camera module (``edge_runtime.picam``)
+is read by the same newest-frame thread through an adapter.
 
 Both are context managers; ``close()`` releases the device or file. OpenCV is
 imported lazily so that this module costs nothing to import.
@@ -183,11 +184,12 @@ class CameraSource(_SourceBase):
     ``capture`` replaces ``cv2.VideoCapture(index)`` (any object with
     ``isOpened``, ``read``, ``set``, ``release``): tests use a fake one, and a
     device can pass a GStreamer/libcamera capture it configured itself
-    (``edge_runtime.picam`` passes its picamera2 adapter). ``name`` is how
-    messages call the camera (default ``camera <index>``).
+    (``edge_runtime.picam`` passes its picamera2 adapter). ``index`` is an
+    OpenCV camera index or a V4L2 device file (``/dev/video2``). ``name`` is
+    how messages call the camera (default ``camera <index>``).
     """
 
-    def __init__(self, index: int = 0, width: int | None = None, height: int | None = None,
+    def __init__(self, index: int | str = 0, width: int | None = None, height: int | None = None,
                  max_width: int | None = None, *, capture: Any = None,
                  first_frame_timeout: float = CAMERA_FIRST_FRAME_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic, name: str | None = None) -> None:
@@ -197,8 +199,9 @@ class CameraSource(_SourceBase):
         self._clock = clock
         if capture is None:
             cv2 = _cv2()
+            backend = cv2.CAP_ANY if isinstance(index, int) else cv2.CAP_V4L2  # a device file is a V4L2 camera
             with _quiet_opencv():
-                capture = cv2.VideoCapture(index)
+                capture = cv2.VideoCapture(index, backend)
             if capture.isOpened():
                 if width:
                     capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
@@ -279,23 +282,3 @@ class CameraSource(_SourceBase):
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
         self._cap.release()
-
-
-def is_live(spec: str) -> bool:
-    """Whether ``--source`` names a live camera (an index, or ``picam``/``picam:N``) rather than a file."""
-    text = str(spec).strip()
-    return text.isdigit() or text.lower() == "picam" or text.lower().startswith("picam:")
-
-
-def open_source(spec: str, *, max_width: int | None = None, width: int | None = None,
-                height: int | None = None) -> VideoFileSource | CameraSource:
-    """``--source`` as typed: a number is a camera index (``0``), ``picam``/``picam:N`` a Raspberry Pi camera
-    module through picamera2, anything else a video file path."""
-    text = str(spec).strip()
-    if text.lower() == "picam" or text.lower().startswith("picam:"):
-        from edge_runtime.picam import open_picam  # picamera2 is imported only when asked for
-
-        return open_picam(text, width=width, height=height, max_width=max_width)
-    if text.isdigit():
-        return CameraSource(int(text), width=width, height=height, max_width=max_width)
-    return VideoFileSource(text, max_width=max_width)

@@ -1,5 +1,7 @@
 """``--source picam`` / ``picam:N``: a Raspberry Pi camera module through picamera2.
 
+(The string itself is read by ``edge_runtime.sources``, with every other kind of source.)
+
 On Raspberry Pi OS Bookworm the camera module is a libcamera device: OpenCV's
 ``cv2.VideoCapture`` does not see it, picamera2 does. This module adapts a
 ``Picamera2`` object to the four methods ``CameraSource`` reads
@@ -46,17 +48,6 @@ _TO_BGR: dict[str, list[int] | None] = {
     "XRGB8888": [0, 1, 2],  # B, G, R, X
     "XBGR8888": [2, 1, 0],  # R, G, B, X
 }
-
-
-def parse_picam(spec: str) -> int:
-    """The camera number of ``picam`` (0) or ``picam:N``; a malformed spec is a SourceError."""
-    text = str(spec).strip().lower()
-    if text == "picam":
-        return 0
-    number = text.partition(":")[2]
-    if text.startswith("picam:") and number.isdigit():
-        return int(number)
-    raise SourceError(f"{spec!r}: a Pi camera is 'picam' or 'picam:N' (N = 0, 1, ...)")
 
 
 def _import_picamera2() -> Any:
@@ -167,11 +158,11 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def open_picam(spec: str = "picam", *, width: int | None = None, height: int | None = None,
+def open_picam(number: int = 0, *, width: int | None = None, height: int | None = None,
                max_width: int | None = None, first_frame_timeout: float = CAMERA_FIRST_FRAME_TIMEOUT,
                module: Any = None) -> CameraSource:
-    """A ``CameraSource`` over the Pi camera ``spec`` names; ``module`` replaces ``picamera2`` (tests)."""
-    number = parse_picam(spec)
+    """A ``CameraSource`` over Pi camera ``number`` (``--source picam:N``, read by ``edge_runtime.sources``);
+    ``module`` replaces ``picamera2`` (tests)."""
     capture = PicameraCapture(number, requested_size(width, height, max_width), module=module)
     return CameraSource(number, max_width=max_width, capture=capture, first_frame_timeout=first_frame_timeout,
                         name=capture.name)

@@ -4,6 +4,8 @@ A recording already holds what the landmark backend saw, so replaying it
 exercises everything after the landmarks (segmentation, features, classifier,
 reporting) exactly as a camera would, at the recording's own timestamps. The
 demo and the tests use it; it needs neither MediaPipe nor a video decoder.
+Its :attr:`RecordingReplay.true_label` lets each reported sign carry the
+recording's own label (``SignEvent.true_label``), so a miss reads as one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Iterator
 
 from edge_runtime.dataset import Recording, load_recording
 from edge_runtime.errors import DatasetError, SourceError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.landmarks.types import HandFrame
 
 
 class RecordingReplay:
@@ -34,6 +36,11 @@ class RecordingReplay:
                 self.recording = load_recording(self.path)
             except DatasetError as err:
                 raise SourceError(str(err)) from err
+
+    @property
+    def true_label(self) -> str | None:
+        """The label the recording is filed under: what a signer really signed, next to what the model says."""
+        return self.recording.label or None
 
     @property
     def fps(self) -> float:

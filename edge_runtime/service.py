@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from edge_runtime.capture import is_live
+from edge_runtime.sources import Source
 from edge_runtime.web import is_loopback
 
 UNIT_NAME = "signedge.service"
@@ -47,15 +47,20 @@ def service_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace)
         if flag in DROPPED_FLAGS:
             continue
         value = getattr(args, action.dest, None)
-        if value is None or value == action.default or value is False:
+        default = action.default
+        if isinstance(default, str) and callable(action.type):  # argparse converts a text default the same way
+            default = action.type(default)
+        if value is None or value == default or value is False:
             continue
         if isinstance(action, argparse._CountAction):  # -v -v
             words += [flag] * int(value)
         elif action.nargs == 0:  # store_true and friends
             words.append(flag)
+        elif isinstance(value, Source):
+            words += [flag, value.for_service()]
         else:
             text = str(value)
-            if flag in PATH_FLAGS or (flag == "--source" and not is_live(text)):
+            if flag in PATH_FLAGS:
                 text = str(Path(text).expanduser().resolve())
             words += [flag, text]
     if "--serve" not in words:

@@ -159,16 +159,3 @@ def check_computable(spec: FeatureSpec, available: frozenset[str], what: str, pi
         raise SpecMismatchError(f"{what} uses feature spec {spec.id}, which needs {names}; {pipeline} computes "
                                 f"{has} only, so it cannot compute this spec")
 
-
-# TEMP-REEXPORT: removed once every module imports these from their owners (edge_runtime.hands / features).
-from edge_runtime.features.hands_xy_angles import HAND_COLUMNS, PRESENCE_COLUMNS, resample  # noqa: E402,F401
-from edge_runtime.hands import (  # noqa: E402,F401
-    HAND_NAMES,
-    LEFT,
-    NUM_ANGLES,
-    NUM_HANDS,
-    NUM_POINTS,
-    RIGHT,
-    hand_size,
-    joint_angles,
-)

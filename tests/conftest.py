@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import need_program
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -41,6 +43,12 @@ def ksl_videos(shared_dir: Path) -> list[Path]:
     if not videos:
         pytest.skip("needs the shared KSL videos")
     return videos
+
+
+@pytest.fixture(scope="session")
+def espeak_ng() -> str:
+    """The speech engine --speak runs; tests that need it skip where it is not installed (CI installs it)."""
+    return need_program("espeak-ng", "apt-get install -y espeak-ng")
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from typing import Callable, Sequence
 
 import pytest
@@ -23,3 +24,11 @@ def need(module: str) -> None:
     """Skip unless ``module`` is installed; found without importing it (mediapipe would pull in TensorFlow)."""
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"needs the {module} package")
+
+
+def need_program(name: str, install: str) -> str:
+    """The path of the system program ``name`` on PATH; skip (saying how to install it) when it is absent."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"needs {name} ({install})")
+    return path

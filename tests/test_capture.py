@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.capture import CameraSource, VideoFileSource, open_source, scaled_size
+from edge_runtime.capture import CameraSource, VideoFileSource, scaled_size
 from edge_runtime.errors import SourceError
 
 
@@ -65,16 +65,6 @@ def test_a_file_that_is_not_a_video_is_one_clear_error(tmp_path: Path, content: 
     assert str(bogus) in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(SourceError, match="not found"):
         VideoFileSource(tmp_path / "missing.mp4")
-
-
-def test_open_source_picks_camera_for_a_number_and_video_for_a_path(tmp_path: Path) -> None:
-    video = write_video(tmp_path / "v.mp4", frames=2)
-    with open_source(str(video), max_width=80) as source:
-        assert isinstance(source, VideoFileSource) and source.width == 80
-    start = time.monotonic()
-    with pytest.raises(SourceError, match="camera 97"):
-        open_source("97")  # no such camera here: fails fast instead of hanging
-    assert time.monotonic() - start < 5.0
 
 
 class FakeCapture:

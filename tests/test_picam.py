@@ -16,9 +16,10 @@ import types
 import numpy as np
 import pytest
 
-from edge_runtime.capture import CameraSource, open_source
+from edge_runtime.capture import CameraSource
 from edge_runtime.errors import SourceError
-from edge_runtime.picam import INSTALL_HINT, open_picam, parse_picam, requested_size
+from edge_runtime.picam import INSTALL_HINT, open_picam, requested_size
+from edge_runtime.sources import open_source
 from test_recognizer import Demo, demo  # noqa: F401  (the session fixture: tiny trained model + recordings)
 
 RED, GREEN, BLUE = 200, 100, 10  # the colour every fake frame shows, plus a frame number in pixel (0, 1)
@@ -151,21 +152,19 @@ def test_a_slow_consumer_gets_the_newest_pi_camera_frame(picamera2) -> None:
 
 def test_missing_or_unusable_pi_cameras_are_one_line_errors(picamera2) -> None:
     with pytest.raises(SourceError, match=r"^picam 1: no such Pi camera, 1 camera\(s\) found$"):
-        open_picam("picam:1")
+        open_picam(1)
     picamera2.delivers = "YUV420"
     with pytest.raises(SourceError, match="delivers YUV420 frames; signedge needs one of RGB888"):
-        open_picam("picam")
+        open_picam(0)
     assert picamera2.instances[-1].closed  # released although it never started
-    with pytest.raises(SourceError, match="'picam' or 'picam:N'"):
-        parse_picam("picam:left")
     picamera2.cameras = []
     with pytest.raises(SourceError, match="no camera found"):
-        open_picam("picam")
+        open_picam(0)
 
 
 def test_a_pi_camera_that_never_delivers_names_itself(picamera2) -> None:
     with pytest.raises(SourceError, match=r"^picam 0: opened, but no frame arrived within 0.3 s$"):
-        open_picam("picam", first_frame_timeout=0.3)
+        open_picam(0, first_frame_timeout=0.3)
 
 
 def test_requested_size_follows_the_flags() -> None:

@@ -18,8 +18,8 @@ from edge_runtime.dataset import Recording, load_recording, save_recording
 from edge_runtime.model_info import read_model_info, sidecar_path
 
 REPO = Path(__file__).resolve().parents[1]
-EVENT_KEYS = {"label", "confidence", "known", "start_s", "end_s", "top3", "frames", "hand_frames", "landmarks_ms",
-              "inference_ms", "reason"}
+EVENT_KEYS = {"label", "confidence", "known", "start_s", "end_s", "top3", "frames", "hand_frames",
+              "landmarks_ms_per_frame", "landmarks_ms_total", "inference_ms", "reason"}
 
 pytestmark = pytest.mark.slow
 
@@ -36,13 +36,14 @@ def test_json_line_per_recognised_sign(demo: Demo, capsys):
         out, err = capsys.readouterr()
         [line] = out.splitlines()
         event = json.loads(line)
-        assert set(event) == EVENT_KEYS
+        assert set(event) == EVENT_KEYS | {"true_label"}  # a labelled recording: its label goes with each sign
+        assert list(event)[:2] == ["label", "true_label"] and event["true_label"] == rec.label
         assert event["label"] == rec.label and event["known"] is True
         assert 0.5 <= event["confidence"] <= 1.0 and event["top3"][0] == {"label": rec.label, "p": event["confidence"]}
         assert [t["label"] for t in event["top3"]] != [] and len(event["top3"]) == 3
         assert 0 <= event["start_s"] < event["end_s"] <= rec.num_frames / rec.fps
         assert event["frames"] == event["hand_frames"] > 0 and event["inference_ms"] > 0
-        assert event["reason"] == "hands_gone" and event["landmarks_ms"] == 0.0
+        assert event["reason"] == "hands_gone" and event["landmarks_ms_per_frame"] == event["landmarks_ms_total"] == 0.0
         if not rec.label.isascii():
             assert rec.label in line  # UTF-8 labels stay readable, not \\u escapes
         # stderr: which interpreter ran, the source, and the summary; stdout holds only the events
@@ -55,6 +56,7 @@ def test_readable_lines_and_onnx(demo: Demo, capsys):
     out, err = capsys.readouterr()
     [line] = out.splitlines()
     assert f"  {rec.label}  " in line and "frames" in line and "inference" in line
+    assert f"(recorded as {rec.label})" in line and "landmarks 0.0 ms/frame (0 ms in all)" in line
     assert "on onnxruntime" in err
 
 
@@ -199,7 +201,9 @@ def test_video_without_hands_and_a_real_ksl_video(demo: Demo, capture, hand_task
         # the tiny synthetic model does not know KSL words: this checks the pipeline and the cut, not the word
         [event] = [json.loads(line) for line in out.splitlines()]
         assert "(480x270)" in err and "litert landmarks" in err and f"{frames} frames" in err
-        assert event["landmarks_ms"] > 0 and event["end_s"] - event["start_s"] >= 0.5
+        assert "true_label" not in event and event["end_s"] - event["start_s"] >= 0.5  # a video has no label
+        assert event["landmarks_ms_total"] == pytest.approx(event["landmarks_ms_per_frame"] * event["frames"], rel=0.01)
+        assert 0 < event["landmarks_ms_per_frame"] < event["landmarks_ms_total"]
 
 
 def test_first_ctrl_c_finishes_the_sign_and_the_summary(demo: Demo):
@@ -247,5 +251,5 @@ print("HEAVY:" + ",".join(heavy))
     result = run_subprocess(code)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert events and events[0]["landmarks_ms"] > 0 and events[0]["hand_frames"] > 10
+    assert events and events[0]["landmarks_ms_per_frame"] > 0 and events[0]["hand_frames"] > 10
     assert result.stdout.splitlines()[-1] == "HEAVY:"

@@ -126,7 +126,8 @@ def test_each_replayed_sign_is_recognised_once(demo, fmt):
         assert event.known and event.confidence >= 0.5 and event.top3[0] == (rec.label, event.confidence)
         assert event.start_s == pytest.approx(first / FPS) and event.end_s == pytest.approx((end - 1) / FPS)
         assert event.frames == end - first and event.reason == "hands_gone"
-        assert event.landmarks_ms == 0.0 and event.inference_ms > 0
+        assert event.landmarks_ms_per_frame == event.landmarks_ms_total == 0.0 and event.inference_ms > 0
+        assert event.true_label == rec.label  # what the recording holds, whatever the model said
 
 
 @pytest.mark.slow
@@ -201,8 +202,10 @@ def test_camera_like_source_goes_through_the_landmark_backend(demo, caplog):
     assert event.label == rec.label
     assert recognizer.aspect == pytest.approx(64 / 36)
     assert backend.timestamps == sorted(set(backend.timestamps)) and len(backend.timestamps) == rec.num_frames
-    # landmark time is summed over the segment's frames (each took >= 1 ms), the rest is the run's total
-    assert event.landmarks_ms >= event.frames * 1.0 and recognizer.stats.landmarks_ms >= rec.num_frames * 1.0
+    # landmark time per frame (each took >= 1 ms) and summed over the segment's frames; the run's total
+    assert event.landmarks_ms_per_frame >= 1.0 and recognizer.stats.landmarks_ms >= rec.num_frames * 1.0
+    assert event.landmarks_ms_total == pytest.approx(event.landmarks_ms_per_frame * event.frames)
+    assert event.true_label is None and "true_label" not in event.to_dict()  # images carry no label
 
 
 @pytest.mark.slow
@@ -247,7 +250,7 @@ def test_show_draws_the_hands_and_the_word_on_the_frame(demo):
     rec = load_recording(demo.held_out[0])
     i = rec.extra["sign_frames"][0] + 5
     hands = HandFrame(rec.landmarks[i], rec.present[i], rec.present[i].astype(np.float32))
-    event = SignEvent("형,오빠", 0.9, True, 0.0, 1.0, [("형,오빠", 0.9)], 30, 30, 0.0, 0.1, "hands_gone")
+    event = SignEvent("형,오빠", 0.9, True, 0.0, 1.0, [("형,오빠", 0.9)], 30, 30, 0.0, 0.0, 0.1, "hands_gone")
     image = np.zeros((360, 640, 3), np.uint8)
     drawn = draw_frame(FrameView(1.0, image, hands, True, event, 29.5), demo.labels)
     assert drawn.shape == image.shape and not image.any()  # the camera frame itself is left alone

@@ -10,6 +10,7 @@ import pytest
 
 from edge_runtime.model_info import sidecar_path
 from edge_runtime.service import systemd_quote, systemd_unit
+from helpers import need_program
 from test_recognizer import Demo, demo  # noqa: F401  (the session fixture: tiny trained model + recordings)
 
 pytestmark = pytest.mark.slow
@@ -44,21 +45,29 @@ def test_the_unit_runs_the_same_flags_with_absolute_paths_and_the_web_view(
     hand.write_bytes(b"a bundle")  # only its existence is checked here
     monkeypatch.chdir(tmp_path)  # the user's relative paths must survive the service's other working folder
     assert run_cli(["--model", "my models/model_int8.tflite", "--source", "picam", "--hand-model",
-                    "hand_landmarker.task", "--threshold", "0.7", "--show", "--speak-to-file", "spoken", "-v",
-                    "--print-systemd-unit"]) == 0
+                    "hand_landmarker.task", "--threshold", "0.7", "--show", "-v", "--print-systemd-unit"]) == 0
     unit, err = capsys.readouterr()
     assert err == ""
     command = exec_words(unit)
     assert command.split()[0].endswith(("/sign-recognize", "/python")) and command.split()[0].startswith("/")
     assert f'--model "{tmp_path}/my models/model_int8.tflite"' in command  # quoted: the folder has a space
     assert f"--hand-model {tmp_path}/hand_landmarker.task" in command and "--source picam" in command
-    assert f"--speak-to-file {tmp_path}/spoken" in command and "--threshold 0.7" in command
+    assert "--threshold 0.7" in command
     assert "--verbose" in command and command.endswith("--serve")  # the web view is how a headless device is seen
     assert "--show" not in command and "--print-systemd-unit" not in command
     for line in ("Restart=on-failure", "StandardOutput=journal", "StandardError=journal",
                  "WantedBy=multi-user.target", f"WorkingDirectory={tmp_path}", "Wants=network-online.target"):
         assert line in unit.splitlines(), line
     assert "on this device only; add --host 0.0.0.0" in unit
+
+
+def test_the_unit_speaks_into_an_absolute_folder(demo: Demo, espeak_ng, tmp_path, monkeypatch, capsys) -> None:
+    """--speak-to-file is checked like --speak (the engine must be there at boot) and its folder made absolute."""
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["--model", str(demo.models["int8"]), "--source", str(demo.held_out[0]), "--speak-to-file",
+                    "spoken", "--print-systemd-unit"]) == 0
+    command = exec_words(capsys.readouterr().out)
+    assert f"--speak-to-file {tmp_path}/spoken" in command and f"--source {demo.held_out[0]}" in command
 
 
 def test_bad_inputs_print_no_unit(demo: Demo, tmp_path, capsys) -> None:
@@ -73,6 +82,23 @@ def test_bad_inputs_print_no_unit(demo: Demo, tmp_path, capsys) -> None:
         assert run_cli(["--model", model, *flags, "--print-systemd-unit"]) == 2, name
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1 and message in err, (name, err)
+
+
+def test_the_unit_names_the_source_as_the_grammar_reads_it(tmp_path, monkeypatch) -> None:
+    from edge_runtime.cli.recognize import build_parser
+    from edge_runtime.service import service_arguments
+
+    monkeypatch.chdir(tmp_path)
+    p = build_parser()
+
+    def source_words(*flags: str) -> list[str]:
+        words = service_arguments(p, p.parse_args(["--model", "/m.tflite", *flags]))
+        return words[words.index("--source"):words.index("--source") + 2] if "--source" in words else []
+
+    assert source_words() == source_words("--source", "0") == []  # the default camera needs no flag
+    assert source_words("--source", "clips/a.mp4") == ["--source", str(tmp_path / "clips" / "a.mp4")]
+    assert source_words("--source", "/dev/v4l/by-id/cam") == ["--source", "/dev/v4l/by-id/cam"]  # as typed
+    assert source_words("--source", "picam:1") == ["--source", "picam:1"]
 
 
 def test_systemd_quoting() -> None:
@@ -91,9 +117,7 @@ def verify(tool: str, unit_file: Path) -> str:
 
 @pytest.fixture(scope="module")
 def systemd_analyze(tmp_path_factory) -> str:
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        pytest.skip("needs systemd-analyze (systemd)")
+    path = need_program("systemd-analyze", "systemd")
     plain = tmp_path_factory.mktemp("units") / "plain.service"
     plain.write_text("[Service]\nExecStart=/bin/true\n")
     answer = verify(path, plain)

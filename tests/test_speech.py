@@ -7,7 +7,6 @@ small script that waits until the test lets it finish.
 
 from __future__ import annotations
 
-import shutil
 import stat
 import wave
 from pathlib import Path
@@ -32,16 +31,8 @@ def wav_seconds(path: Path) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
-@pytest.fixture(scope="module")
-def espeak() -> str:
-    path = shutil.which("espeak-ng")
-    if path is None:
-        pytest.skip("needs espeak-ng (apt-get install -y espeak-ng)")
-    return path
-
-
 @pytest.mark.slow
-def test_speak_to_file_writes_the_recognised_korean_word(demo: Demo, espeak, tmp_path, capsys) -> None:
+def test_speak_to_file_writes_the_recognised_korean_word(demo: Demo, espeak_ng, tmp_path, capsys) -> None:
     take = next(p for p in demo.held_out if load_recording(p).label == "형,오빠")
     out_dir = tmp_path / "spoken"
     assert run_cli(["--model", str(demo.models["int8"]), "--source", str(take), "--json",
@@ -53,7 +44,7 @@ def test_speak_to_file_writes_the_recognised_korean_word(demo: Demo, espeak, tmp
     assert wav_seconds(wav) > 0.2  # the word itself, said by the Korean voice
 
 
-def test_the_same_word_is_not_said_twice_within_the_cooldown(espeak, tmp_path) -> None:
+def test_the_same_word_is_not_said_twice_within_the_cooldown(espeak_ng, tmp_path) -> None:
     now = [0.0]
     speaker = Speaker(SpeechConfig(voice="en", cooldown_s=3.0, to_dir=tmp_path), clock=lambda: now[0])
     with speaker:
@@ -99,7 +90,7 @@ def test_say_never_blocks_and_a_backlog_keeps_the_newest_words(tmp_path) -> None
 
 
 @pytest.mark.slow
-def test_a_voice_espeak_ng_lacks_is_one_clear_line(demo: Demo, espeak, capsys) -> None:
+def test_a_voice_espeak_ng_lacks_is_one_clear_line(demo: Demo, espeak_ng, capsys) -> None:
     assert run_cli(["--model", str(demo.models["float"]), "--source", str(demo.held_out[0]), "--speak",
                     "--voice", "xx-nonexistent"]) == 2
     out, err = capsys.readouterr()

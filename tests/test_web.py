@@ -47,7 +47,7 @@ def frame_view(i: int, image: np.ndarray | None = None) -> FrameView:
 def sign_event(label: str, confidence: float = 0.9, known: bool = True) -> SignEvent:
     return SignEvent(label=label, confidence=confidence, known=known, start_s=0.2, end_s=1.4,
                      top3=[(label, confidence), ("circle", 0.05), ("wave", 0.01)], frames=36, hand_frames=36,
-                     landmarks_ms=0.0, inference_ms=0.4, reason="hands_gone")
+                     landmarks_ms_per_frame=0.0, landmarks_ms_total=0.0, inference_ms=0.4, reason="hands_gone")
 
 
 # --- the shared slot: encoding cost does not grow with clients ------------------------------------------------
@@ -83,6 +83,12 @@ def test_pictures_are_encoded_once_per_tick_and_only_while_watched() -> None:
     assert state["word"]["label"] == "wave" and state["word"]["known"] is False and state["word"]["best"] == "wave"
     assert [w["label"] for w in state["history"]] == ["wave", "형,오빠"] and state["words"] == 2
     assert state["frames"] == 101 and state["running"] is True and state["timings"]["jpeg_ms"] > 0
+    assert state["timings"]["landmarks_ms_per_frame"] is None  # a replay: no landmark model ran
+    stats.frames += 4
+    stats.landmarks_ms += 4 * 12.5  # the run's total: four frames of 12.5 ms since the last state
+    live.on_frame(frame_view(101), aspect=16 / 9, stats=stats)
+    live.tick()
+    assert json.loads(live.state()[1])["timings"]["landmarks_ms_per_frame"] == 12.5  # what the page shows per frame
     live.finish("the stream has ended")
     live.tick()
     assert json.loads(live.state()[1])["running"] is False

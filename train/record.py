@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from edge_runtime.capture import CameraSource, VideoFileSource, open_source
+from edge_runtime.capture import CameraSource, VideoFileSource
 from edge_runtime.dataset import (
     DATASET_JSON,
     MANIFEST,
@@ -35,6 +35,7 @@ from edge_runtime.errors import DatasetError, SignedgeError, SourceError
 from edge_runtime.files import atomic_path
 from edge_runtime.hands import NUM_HANDS, NUM_POINTS
 from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
+from edge_runtime.sources import open_source
 from train.extract.config import BackendSettings
 from train.extract.folder import check_dataset_compatible
 from train.text import percent

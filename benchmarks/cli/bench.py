@@ -254,21 +254,24 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 
 def _print_table(title: str, head: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> None:
+    """A rich table on the terminal (plain text without rich). Every text is escaped: cells are data, and rich
+    would read ``pip install 'signedge[mediapipe]'`` as markup and print ``pip install 'signedge'``."""
     try:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
     except ImportError:  # the device may not have rich: plain text
         print(title)
         for row in [head] + body:
             print(" | ".join(row))
         return
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     left = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit",
             "measured", "by how much"}
     for name in head:
-        table.add_column(name, justify="left" if name in left else "right", overflow="fold")
+        table.add_column(escape(name), justify="left" if name in left else "right", overflow="fold")
     for i, row in enumerate(body):
-        table.add_row(*row, style=styles[i] if styles else None)
+        table.add_row(*(escape(str(cell)) for cell in row), style=styles[i] if styles else None)
     Console(width=max(180, Console().width)).print(table)
 
 

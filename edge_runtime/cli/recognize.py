@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from edge_runtime.capture import is_live
 from edge_runtime.classifier import Classifier, load_classifier
 from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.cli.models import default_hand_model
@@ -27,6 +26,7 @@ from edge_runtime.errors import ModelError, SourceError
 from edge_runtime.landmarks import BACKENDS, LandmarkBackend, open_backend
 from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig, check_pipeline
 from edge_runtime.segment import DecisionConfig, SegmentConfig
+from edge_runtime.sources import SourceKind, add_source_argument, open_source
 from edge_runtime.speech import SpeechConfig
 from edge_runtime.web.live import WebConfig
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from edge_runtime.web.server import WebServer
 
 PROG = "sign-recognize"
+HAND_MODEL_REQUIRED = ("--hand-model is required to find hands in a camera or video "
+                       "(a .task bundle; get one with sign-models)")
 log = logging.getLogger(__name__)
 
 EXAMPLES = """\
@@ -63,9 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = parser(PROG, "Recognise signs live from a camera, a video file or a recorded .npz.\n\n" + EXAMPLES)
     p.add_argument("--model", required=True, type=Path,
                    help="exported classifier (.tflite or .onnx) with its sidecar <model>.json next to it")
-    p.add_argument("--source", default="0",
-                   help="camera index (0, 1, ...), picam or picam:N (Raspberry Pi camera module through picamera2), "
-                        "a video file, or a recording .npz (replayed landmarks)")
+    add_source_argument(p)
     p.add_argument("--landmarks", choices=BACKENDS, default="litert",
                    help="hand landmark backend for camera and video sources")
     p.add_argument("--hand-model", type=Path, default=None,
@@ -130,31 +130,19 @@ def speech_config_from_args(args: argparse.Namespace) -> SpeechConfig | None:
     return SpeechConfig(voice=args.voice, cooldown_s=args.cooldown, to_dir=args.speak_to_file)
 
 
-def _is_replay(source: str) -> bool:
-    return source.lower().endswith(".npz")
-
-
 @contextlib.contextmanager
 def open_input(args: argparse.Namespace) -> Iterator[tuple[Any, LandmarkBackend | None, str]]:
     """The source, its landmark backend (None for a replay) and a description, closed afterwards."""
-    if _is_replay(args.source):
-        from edge_runtime.replay import RecordingReplay
-
-        replay = RecordingReplay(args.source)
+    if not args.source.has_images:
+        replay = open_source(args.source, replay=True)
         yield replay, None, f"replay of {args.source} ({len(replay)} frames at {replay.fps:g} fps)"
         return
     if args.hand_model is None:
-        raise ModelError("--hand-model is required to find hands in a camera or video "
-                         "(a .task bundle; get one with sign-models)")
-    try:
-        from edge_runtime.capture import open_source
-    except ImportError as err:
-        raise SourceError(f"camera and video input need edge_runtime.capture and OpenCV ({err})") from err
+        raise ModelError(HAND_MODEL_REQUIRED)
     with contextlib.ExitStack() as stack:
         source = open_source(args.source, max_width=args.max_width or None)
         stack.callback(source.close)
-        backend = open_backend(args.landmarks, str(args.hand_model), threads=args.threads,
-                               live=is_live(args.source))
+        backend = open_backend(args.landmarks, str(args.hand_model), threads=args.threads, live=args.source.live)
         stack.callback(backend.close)
         size = f"{source.width}x{source.height}"
         yield source, backend, f"{args.source} ({size}) through {args.landmarks} landmarks ({args.hand_model.name})"
@@ -208,13 +196,12 @@ def _describe_model(clf: Classifier) -> str:
 
 def _check_service_inputs(args: argparse.Namespace) -> None:
     """What a service would fail on at boot, checked now: the hand model of a camera or video source."""
-    if _is_replay(args.source):
-        if not Path(args.source).is_file():
+    if args.source.kind is SourceKind.REPLAY:
+        if not args.source.path.is_file():
             raise SourceError(f"{args.source}: recording file not found")
         return
     if args.hand_model is None:
-        raise ModelError("--hand-model is required to find hands in a camera or video "
-                         "(a .task bundle; get one with sign-models)")
+        raise ModelError(HAND_MODEL_REQUIRED)
     if not args.hand_model.is_file():
         raise ModelError(f"{args.hand_model}: hand model not found")
 
@@ -256,7 +243,7 @@ def _main(argv: Sequence[str] | None) -> int:
         p.error("--stride and --threads must be >= 1")
     if args.max_width != 0 and args.max_width < 16:
         p.error("--max-width must be 0 (never downscale) or at least 16 pixels")
-    if args.loop and not _is_replay(args.source):
+    if args.loop and args.source.kind is not SourceKind.REPLAY:
         p.error("--loop repeats a .npz replay (a camera never ends, a video file is read once)")
 
     clf = load_classifier(args.model, threads=args.threads)
@@ -286,7 +273,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.serve:
             from edge_runtime.web.pacing import RealTime
 
-            if not is_live(args.source):
+            if not args.source.live:
                 source = RealTime(source)  # a watched replay or video plays at its own speed
             live, server = _start_web_view(stack, web_config, clf, what)
         print(f"{PROG}: model {_describe_model(clf)}", file=sys.stderr)

@@ -37,13 +37,20 @@ import cv2
 import numpy as np
 
 from edge_runtime.errors import ModelError, SignedgeError, SourceError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.hands import LEFT, NUM_HANDS, NUM_POINTS, RIGHT
 from edge_runtime.landmarks.anchors import AnchorOptions, ssd_anchors
 from edge_runtime.landmarks.palm import NUM_COORDS, decode_palms, weighted_nms
 from edge_runtime.landmarks.roi import (
-    Rect, crop_matrix, letterbox_rect, project_points, rect_from_landmarks, rect_from_palm, rect_iou)
+    Rect,
+    crop_matrix,
+    letterbox_rect,
+    project_points,
+    rect_from_landmarks,
+    rect_from_palm,
+    rect_iou,
+)
 from edge_runtime.landmarks.task_file import read_task
-from edge_runtime.spec import LEFT, NUM_HANDS, NUM_POINTS, RIGHT
+from edge_runtime.landmarks.types import HandFrame
 from edge_runtime.tflite import load_interpreter
 
 log = logging.getLogger(__name__)

@@ -44,9 +44,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from edge_runtime.errors import ModelError, SignedgeError
-from edge_runtime.landmarks import HandFrame
+from edge_runtime.hands import LEFT, NUM_HANDS, NUM_POINTS, RIGHT
 from edge_runtime.landmarks.task_file import read_task
-from edge_runtime.spec import LEFT, NUM_HANDS, NUM_POINTS, RIGHT
+from edge_runtime.landmarks.types import HandFrame
 
 log = logging.getLogger(__name__)
 

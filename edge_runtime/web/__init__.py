@@ -5,6 +5,7 @@
   most ``fps`` times per second, however many clients); no web framework.
 - :mod:`edge_runtime.web.server`: the Starlette routes and the uvicorn thread
   (the ``web`` extra: ``pip install 'signedge[web]'``).
+- :mod:`edge_runtime.web.errors`: :class:`WebError`, raised by both.
 - ``static/index.html``: the page itself (the word as HTML text, so Korean
   is drawn with the browser's fonts).
 """
@@ -14,19 +15,13 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from edge_runtime.errors import SignedgeError
+from edge_runtime.web.errors import INSTALL_HINT, WebError
 from edge_runtime.web.live import LiveView, WebConfig
 
 if TYPE_CHECKING:
     from edge_runtime.web.server import WebServer
 
 __all__ = ["LiveView", "WebConfig", "WebError", "is_loopback", "open_server"]
-
-INSTALL_HINT = "pip install 'signedge[web]' (Starlette and uvicorn)"
-
-
-class WebError(SignedgeError, OSError):
-    """The web view cannot be served: the extra is missing, the port is taken, the host is not this machine's."""
 
 
 def is_loopback(host: str) -> bool:

@@ -95,9 +95,9 @@ class LiveView:
         self._state = b"{}"
         self._state_seq = 0
         self._state_view_seq = -1
-        self._timings: dict[str, float | None] = {"landmarks_ms": None, "inference_ms": None, "draw_ms": None,
-                                                  "jpeg_ms": None}
-        self._last_counts = (0, 0.0)  # (frames, landmarks_ms) at the previous state, for recent per-frame times
+        self._timings: dict[str, float | None] = {"landmarks_ms_per_frame": None, "inference_ms": None,
+                                                  "draw_ms": None, "jpeg_ms": None}
+        self._last_counts = (0, 0.0)  # (frames, landmarks ms in all) at the previous state, for recent per-frame times
         self._rate_marks: deque[tuple[float, int]] = deque()  # (time, frames handed in) over the last second
         self._fps: float | None = None  # measured once a second of ticks has passed
         self._subscribers: list[Callable[[], None]] = []
@@ -252,8 +252,8 @@ class LiveView:
     def _publish_state(self, view: FrameView | None = None, stats: RunStats | None = None) -> None:
         if stats is not None and stats.frames > self._last_counts[0]:
             frames, lm_ms = self._last_counts
-            if stats.landmarks_ms > 0:
-                self._timings["landmarks_ms"] = (stats.landmarks_ms - lm_ms) / (stats.frames - frames)
+            if stats.landmarks_ms > 0:  # the mean over the frames since the previous state
+                self._timings["landmarks_ms_per_frame"] = (stats.landmarks_ms - lm_ms) / (stats.frames - frames)
             self._last_counts = (stats.frames, stats.landmarks_ms)
         with self._lock:
             word, history, message, words = self._word, list(self._events), self._message, self._words

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from edge_runtime.web import WebError
+from edge_runtime.web.errors import WebError
 from edge_runtime.web.live import LiveView, WebConfig
 
 log = logging.getLogger(__name__)
