@@ -26,7 +26,6 @@ people the audit raises no flag on.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edge_runtime.errors import DatasetError, SignedgeError
+from edge_runtime.errors import DatasetError
 from edge_runtime.files import write_json, write_text
 from experiments.accuracy_table import markdown
 
@@ -90,26 +89,15 @@ def parse_sets(text: str, shared: Path, allow_none: bool = False) -> list[str]:
 # ---------------------------------------------------------------- steps
 
 
-def _quiet_call(main: Callable[[list[str]], None], argv: list[str]) -> str:
-    """Run a signedge CLI's ``main`` in-process; its stdout is returned, a non-zero exit is an error."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        try:
-            main(argv)
-        except SystemExit as done:
-            if done.code:
-                raise SignedgeError(f"{argv[0] if argv else 'command'}: exited with {done.code}") from None
-    return out.getvalue()
-
-
 def import_set(real: RealSet, shared: Path, dest: Path) -> Path:
-    """``sign-import npz <shared files> dest`` (re-imported every time: the shared files are the truth)."""
-    from train.cli.import_ import main as sign_import
+    """What ``sign-import npz <shared files> dest --force`` does (re-imported every time: the shared files are the
+    truth)."""
+    from train.importers import import_npz
 
-    files = [str(f) for folder in real.folders for f in sorted((shared / "data" / folder).glob("*.npz"))]
+    files = [f for folder in real.folders for f in sorted((shared / "data" / folder).glob("*.npz"))]
     if not files:
         raise DatasetError(f"{shared / 'data' / real.folders[0]}: no .npz files (is --shared right?)")
-    log.info("%s: %s", real.name, _quiet_call(sign_import, ["npz", *files, str(dest), "--force"]).strip())
+    log.info("%s: %s", real.name, import_npz(files, dest, force=True).line())
     return dest
 
 
