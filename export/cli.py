@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_runtime.cli.common import parser, run, setup_logging
-from export.formats import DEFAULT_FORMATS, help_table
-from export.pipeline import DEFAULT_CALIBRATION, REPORT_FILE, ExportConfig, ExportReport
+from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, help_table
+from export.pipeline import REPORT_FILE, ExportConfig, ExportReport
 
 PROG = "export-tflite"
 DESCRIPTION = f"""\

@@ -84,6 +84,11 @@ def _configure(converter: Any, fmt: Format, calibration: np.ndarray | None, int8
 
     # Builtins only: a graph that would need Flex ops fails here instead of producing a file the device rejects.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if fmt.needs_calibration:
+        if calibration is None or not len(calibration):
+            raise ExportError(f"{fmt.name}: {fmt.quantisation} quantisation needs calibration recordings")
+        samples = np.asarray(calibration, dtype=np.float32)
+        converter.representative_dataset = lambda: ([samples[i:i + 1]] for i in range(len(samples)))
     if fmt.quantisation == "none":
         return
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -92,10 +97,6 @@ def _configure(converter: Any, fmt: Format, calibration: np.ndarray | None, int8
     elif fmt.quantisation == "dynamic-range":
         pass  # Optimize.DEFAULT without a representative dataset = int8 weights, float activations
     elif fmt.quantisation == "full-integer":
-        if calibration is None or not len(calibration):
-            raise ExportError(f"{fmt.name}: full-integer quantisation needs calibration recordings")
-        samples = np.asarray(calibration, dtype=np.float32)
-        converter.representative_dataset = lambda: ([samples[i:i + 1]] for i in range(len(samples)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             converter.inference_input_type = tf.int8

@@ -30,15 +30,15 @@ from edge_runtime.model_info import (
     sidecar_path,
     write_model_info,
 )
+from export.calibration import calibration_sample
 from export.errors import ExportError
-from export.formats import DEFAULT_FORMATS, Format, parse_formats
+from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, Format, parse_formats
 from export.verify import Verification, verify_file
 from train.native_stderr import import_tensorflow
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "export_report.json"
-DEFAULT_CALIBRATION = 200
 
 
 @dataclass
@@ -147,8 +147,8 @@ def _sidecar(run: Any, fmt: Format, row: Verification, config: ExportConfig, cal
         landmark_model_sha256=str(info.get("landmark_model_sha256", "")),
         extra={
             "quantisation": fmt.quantisation,
-            "int8_io": bool(config.int8_io and fmt.quantisation == "full-integer"),
-            "calibration": calibration if fmt.quantisation == "full-integer" else None,
+            "int8_io": bool(config.int8_io and fmt.needs_calibration),
+            "calibration": calibration if fmt.needs_calibration else None,
             "model": model,
             "synthetic_data": bool(info.get("synthetic", False)),
             "verification": {k: row.to_dict()[k] for k in ("n", "agreement", "max_abs_diff", "accuracy",
@@ -195,12 +195,17 @@ def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Un-augmented features of up to ``config.calibration`` TRAINING recordings, when a format needs them."""
-    from export.source import calibration_files
+    from export.source import CARD_FILE
     from train.data import load_features
 
-    if not any(f.quantisation == "full-integer" for f in formats):
+    needing = [f.name for f in formats if f.needs_calibration]
+    if not needing:
         return None, {}
-    files = calibration_files(run, config.calibration, seed=int(run.card.get("split", {}).get("seed", 0)))
+    train = run.split("train")
+    if not train:
+        raise DatasetError(f"{run.folder / CARD_FILE}: the training split is empty; {', '.join(needing)} needs "
+                           "training recordings to calibrate on")
+    files = calibration_sample(train, config.calibration, seed=int(run.card.get("split", {}).get("seed", 0)))
     if len(files) < config.calibration:
         log.warning("int8 calibration: the training split has only %d recordings (asked for %d)", len(files),
                     config.calibration)

@@ -13,7 +13,8 @@ also runs each file against the Keras probabilities and applies the format's
 gate (agreement, builtin ops only), as ``export-tflite`` does.
 
 int8 calibration uses only the fold's TRAINING recordings (un-augmented, up to
-``calibration`` of them, drawn with a fixed seed): never its validation or
+``calibration`` of them, drawn by ``export.calibration`` with the fold's own
+seed): never its validation or
 test recordings, which would tune the int8 ranges to the people the file is
 then scored on. The files used are recorded so a test can prove it.
 
@@ -35,27 +36,17 @@ import numpy as np
 
 from edge_runtime.errors import ModelError
 from edge_runtime.model_info import ModelInfo, TensorInfo, write_model_info
-from export.formats import Format, parse_formats
+from export.calibration import calibration_sample
+from export.formats import DEFAULT_CALIBRATION, Format, parse_formats
 from train.fit import Loaded
 from train.splits import Split
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = 200
-
 
 def parse_export_formats(text: str) -> list[Format]:
     """``--export-check f16,int8`` -> the FORMATS rows (an unknown name is a one-line error)."""
     return parse_formats(text)
-
-
-def calibration_indices(split: Split, count: int, seed: int = 0) -> list[int]:
-    """Up to ``count`` of the fold's TRAINING rows, at random with a fixed seed (never validation or test)."""
-    train = sorted(split.train)
-    if count >= len(train):
-        return train
-    rng = np.random.default_rng([seed, split.fold or 0, 11])
-    return [train[i] for i in sorted(rng.choice(len(train), size=count, replace=False))]
 
 
 @dataclass
@@ -123,8 +114,8 @@ def export_fold(model: Any, loaded: Loaded, split: Split, formats: Sequence[Form
     from export.verify import verify_file
 
     fold = int(split.fold or 0)
-    cal_idx = calibration_indices(split, calibration, seed)
-    needs_cal = any(f.quantisation == "full-integer" for f in formats)
+    cal_idx = calibration_sample(sorted(split.train), calibration, seed, fold=fold)
+    needs_cal = any(f.needs_calibration for f in formats)
     X_cal = loaded.features(cal_idx) if needs_cal else None
     keras_pred = keras_probs.argmax(axis=1)
     keras_accuracy = float(np.mean(keras_pred == y_test)) if len(y_test) else float("nan")
