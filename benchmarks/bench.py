@@ -398,13 +398,13 @@ def _load_keras(job: dict[str, Any], spec: FeatureSpec) -> _Loaded:
 def _load_exported(job: dict[str, Any], spec: FeatureSpec) -> _Loaded:
     """The exported file through the device's ``load_classifier``, its runtime imported first."""
     from edge_runtime.classifier import load_classifier
-    from edge_runtime.tflite import interpreter_class
+    from edge_runtime.tflite import runtime_name
 
     if job["path"].endswith(".onnx"):
         import onnxruntime  # noqa: F401  the runtime's import is not the model's memory
     else:
         try:
-            interpreter_class()
+            runtime_name()
         except ModelError as err:  # no TFLite runtime on this machine: the row cannot exist here
             raise ModuleNotFoundError(str(err)) from err
     before = current_rss_mb()

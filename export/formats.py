@@ -41,7 +41,7 @@ DEFAULT_CALIBRATION = 200  # training recordings that calibrate a format that ne
 class Format:
     """One exported flavour of the model: how it is made, where it goes, and what it must match."""
 
-    name: str  # CLI name, sidecar "format", row name in the report and the benchmarks
+    name: str  # CLI name, the description's "format", row name in the report and the benchmarks
     filename: str  # file written in the output folder (its suffix picks the runtime)
     converter: str  # "tflite" (TFLiteConverter from a SavedModel) or "onnx" (tf2onnx)
     quantisation: str  # none | float16 | dynamic-range | full-integer
