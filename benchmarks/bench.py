@@ -371,13 +371,13 @@ def _load_keras(job: dict[str, Any], spec: FeatureSpec) -> _Loaded:
 def _load_exported(job: dict[str, Any], spec: FeatureSpec) -> _Loaded:
     """The exported file through the device's ``load_classifier``, its runtime imported first."""
     from edge_runtime.classifier import load_classifier
-    from edge_runtime.tflite import interpreter_class
+    from edge_runtime.tflite import runtime_name
 
     if job["path"].endswith(".onnx"):
         import onnxruntime  # noqa: F401  the runtime's import is not the model's memory
     else:
         try:
-            interpreter_class()
+            runtime_name()
         except ModelError as err:  # no TFLite runtime on this machine: the row cannot exist here
             raise ModuleNotFoundError(str(err)) from err
     before = current_rss_mb()
@@ -434,7 +434,7 @@ def _stale_note(spec: RowSpec, run: BenchRun, model_sha: str) -> str | None:
     except SignedgeError as err:
         return str(err)
     if info.labels != run.labels:
-        return f"{spec.path.name}: its sidecar lists other labels than {LABELS_FILE}: exported from another run"
+        return f"{spec.path.name}: its description lists other labels than {LABELS_FILE}: exported from another run"
     if info.source_model_sha256 and info.source_model_sha256 != model_sha:
         return "exported from an older model.keras (sha256 differs): re-run export-tflite"
     return None

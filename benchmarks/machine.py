@@ -59,10 +59,10 @@ def library_versions() -> dict[str, str]:
 def tflite_runtime_name() -> str:
     """Which TFLite interpreter ``edge_runtime.tflite`` picks on this machine (what the device would use)."""
     from edge_runtime.errors import ModelError
-    from edge_runtime.tflite import interpreter_class
+    from edge_runtime.tflite import runtime_name
 
     try:
-        return interpreter_class()[1]
+        return runtime_name()
     except ModelError:
         return "none"
 

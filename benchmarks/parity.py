@@ -330,10 +330,10 @@ def format_speed(rows: list[dict[str, Any]]) -> str:
 
 
 def environment() -> dict[str, Any]:
-    from edge_runtime.tflite import interpreter_class
+    from edge_runtime.tflite import runtime_name
 
     versions = {"python": platform.python_version(), "machine": platform.machine(),
-                "tflite_runtime": interpreter_class()[1]}
+                "tflite_runtime": runtime_name()}
     for dist in ("ai-edge-litert", "mediapipe", "opencv-python-headless", "opencv-contrib-python", "numpy"):
         try:
             versions[dist] = version(dist)

@@ -74,7 +74,7 @@ class PipelineConfig:
     """What the pipeline table runs; ``sign-bench``'s flags mirror these fields."""
 
     videos: list[Path]
-    classifier: Path  # an exported model (with its sidecar)
+    classifier: Path  # an exported model (it carries its description)
     spec: FeatureSpec
     backends: list[BackendConfig]
     widths: list[int | None] = field(default_factory=lambda: [None, 640])  # None: the video's own width

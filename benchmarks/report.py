@@ -203,7 +203,7 @@ CLASSIFIER_NOTES = [
     "what the device calls.",
     "Speed-up: the Keras tf.function p50 divided by the row's p50 at the same thread count.",
     "Load: keras.models.load_model (tf.function: plus the first call, which traces) or load_classifier "
-    "(sidecar checks, interpreter, first invoke).",
+    "(description checks, interpreter, first invoke).",
     "Memory: each row and thread count runs in a fresh Python process importing only its runtime. peak RSS = "
     "the process's peak resident size (Linux VmHWM; runtime included: what a device process needs); +model = "
     "peak minus the resident size just before loading the model. Load and memory are those of the first thread "

@@ -36,6 +36,11 @@ def interpreter_class() -> tuple[Any, str]:
     raise ModelError("no TFLite runtime installed: pip install ai-edge-litert (tried " + ", ".join(tried) + ")")
 
 
+def runtime_name() -> str:
+    """The name of the TFLite runtime this machine would use, without opening a model (a ModelError if none)."""
+    return interpreter_class()[1]
+
+
 def load_interpreter(model: str | Path | bytes, threads: int | None = None) -> tuple[Any, str]:
     """An allocated interpreter for a ``.tflite`` path or its bytes, and the runtime's name."""
     cls, runtime = interpreter_class()

@@ -1,4 +1,4 @@
-"""``export-tflite``: a trained run folder -> verified .tflite / .onnx files with sidecars and a report."""
+"""``export-tflite``: a trained run folder -> verified, self-describing .tflite / .onnx files and a report."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_runtime.cli.common import parser, run, setup_logging
-from export.formats import DEFAULT_FORMATS, help_table
-from export.pipeline import DEFAULT_CALIBRATION, REPORT_FILE, ExportConfig, ExportReport
+from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, help_table
+from export.pipeline import REPORT_FILE, ExportConfig, ExportReport
 
 PROG = "export-tflite"
 DESCRIPTION = f"""\
 Convert a trained run (model.keras + labels.json + model_card.json, written by sign-train) to TFLite and
 ONNX, then verify every file with the interpreter the device uses (ai-edge-litert / onnxruntime, 1 thread)
 on the run's held-out test split: agreement with the Keras model, max probability difference, accuracy,
-size, latency and op list. Writes <format file> + <format file>.json (sidecar) per format and
-{REPORT_FILE}. Exit status: 0 all files pass, 1 a file failed to convert or failed its gate,
-2 a bad input (no model, not a softmax over the labels, unknown format, unwritable folder).
+size, latency and op list. Writes one file per format, carrying its own description (labels, feature spec,
+provenance: the device needs nothing else), and {REPORT_FILE}. Exit status: 0 all files pass, 1 a file
+failed to convert or failed its gate, 2 a bad input (no model, not a softmax over the labels, unknown format, unwritable folder).
 
 formats (--formats):
 {help_table()}
@@ -40,7 +40,7 @@ def build_parser():
     p.add_argument("--calibration", type=int, default=DEFAULT_CALIBRATION, metavar="N",
                    help="training recordings used to calibrate int8 (all of them if fewer)")
     p.add_argument("--int8-io", action="store_true", default=argparse.SUPPRESS,
-                   help="int8 input and output tensors for the int8 model (the sidecar gives scale and zero point); "
+                   help="int8 input and output tensors for the int8 model (the file gives scale and zero point); "
                         "default: float input and output")
     p.add_argument("--out", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="output folder (default: RUN_DIR/export)")

@@ -1,8 +1,11 @@
 """The one table of export formats: it drives argument checking, ``--help``, verification and benchmark rows.
 
 Adding a format is one row here (plus a branch in ``export.convert`` if it
-needs a new kind of quantisation). Nothing here imports TensorFlow, so the CLI
-can check its arguments and print ``--help`` instantly.
+needs a new kind of quantisation). A row that says ``needs_calibration`` gets
+training recordings (chosen by ``export.calibration``, ``DEFAULT_CALIBRATION``
+of them unless asked otherwise) wherever the model is exported. Nothing here
+imports TensorFlow, so the CLI can check its arguments and print ``--help``
+instantly.
 
 The gates say when an exported file may ship. They compare the file, run by the
 interpreter the device uses, against the trained Keras model on the run's
@@ -31,18 +34,21 @@ from pathlib import Path
 
 from export.errors import ExportError
 
+DEFAULT_CALIBRATION = 200  # training recordings that calibrate a format that needs_calibration (all if fewer)
+
 
 @dataclass(frozen=True)
 class Format:
     """One exported flavour of the model: how it is made, where it goes, and what it must match."""
 
-    name: str  # CLI name, sidecar "format", row name in the report and the benchmarks
+    name: str  # CLI name, the description's "format", row name in the report and the benchmarks
     filename: str  # file written in the output folder (its suffix picks the runtime)
     converter: str  # "tflite" (TFLiteConverter from a SavedModel) or "onnx" (tf2onnx)
     quantisation: str  # none | float16 | dynamic-range | full-integer
     min_agreement: float  # gate: share of held-out inputs whose argmax equals the Keras model's
     max_prob_diff: float | None  # gate on max |p_file - p_keras|; None = reported, not gated
     summary: str  # one line for --help
+    needs_calibration: bool = False  # the converter sets activation ranges from training recordings
 
     @property
     def suffix(self) -> str:
@@ -71,7 +77,8 @@ FORMATS: tuple[Format, ...] = (
     Format("dynamic", "model_dynamic.tflite", "tflite", "dynamic-range", 0.95, None,
            "int8 weights, activations quantised at run time: no calibration needed"),
     Format("int8", "model_int8.tflite", "tflite", "full-integer", 0.95, None,
-           "full-integer int8, calibrated on training recordings (--calibration); float I/O unless --int8-io"),
+           "full-integer int8, calibrated on training recordings (--calibration); float I/O unless --int8-io",
+           needs_calibration=True),
     Format("onnx", "model.onnx", "onnx", "none", 0.99, 1e-4,
            "float32 ONNX through tf2onnx, for onnxruntime"),
 )

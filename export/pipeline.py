@@ -2,8 +2,9 @@
 
 Order matters: every argument and input is checked before the first conversion
 (unknown format, unwritable folder, a run without a model or without a softmax
-over its labels cost one line and write nothing); then each format is written
-atomically, verified with the device interpreter, and described by its sidecar.
+over its labels cost one line and write nothing); then each format is made by
+``export.produce``: converted with its description embedded, written
+atomically, verified with the device's runner, and checked as the device uses it.
 A format that fails to convert or fails its gate is reported, the others still
 run, and the command exits non-zero.
 """
@@ -22,23 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.errors import DatasetError, SignedgeError
+from edge_runtime.errors import DatasetError
 from edge_runtime.files import write_json
-from edge_runtime.model_info import (
-    ModelInfo,
-    TensorInfo,
-    sidecar_path,
-    write_model_info,
-)
+from edge_runtime.model_info import ModelInfo, sidecar_path
+from export.calibration import calibration_sample
 from export.errors import ExportError
-from export.formats import DEFAULT_FORMATS, Format, parse_formats
-from export.verify import Verification, verify_file
+from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, Format, parse_formats
+from export.produce import Conversion, prepare, produce
+from export.verify import Verification
 from host.native_stderr import import_tensorflow
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "export_report.json"
-DEFAULT_CALIBRATION = 200
 
 
 @dataclass
@@ -134,48 +131,28 @@ def _remove_stale(path: Path) -> None:
             stale.unlink()
 
 
-def _sidecar(run: Any, fmt: Format, row: Verification, config: ExportConfig, calibration: dict[str, Any],
-             versions: dict[str, str]) -> ModelInfo:
+def _description(run: Any, fmt: Format, calibration: dict[str, Any], versions: dict[str, str]) -> ModelInfo:
+    """What the file says about itself (embedded in it): labels, spec, provenance; the file holds its own tensors.
+
+    The verification figures are not in it (they are measured on the very bytes
+    that carry it): they are in the export report.
+    """
     info = run.dataset_info()
     model = run.card.model
     return ModelInfo(
         format=fmt.name, labels=list(run.labels), spec=run.spec,
-        input=row.input or TensorInfo("", [], ""), output=row.output or TensorInfo("", [], ""),
         source_model_sha256=run.model_sha256,
         landmark_backend=str(info.get("landmark_backend", "")),
         landmark_model_sha256=str(info.get("landmark_model_sha256", "")),
         extra={
             "quantisation": fmt.quantisation,
-            "int8_io": bool(config.int8_io and fmt.quantisation == "full-integer"),
-            "calibration": calibration if fmt.quantisation == "full-integer" else None,
+            "calibration": calibration if fmt.needs_calibration else None,
             "model": model,
             "synthetic_data": bool(info.get("synthetic", False)),
-            "verification": {k: row.to_dict()[k] for k in ("n", "agreement", "max_abs_diff", "accuracy",
-                                                             "passed", "gate", "problems")},
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": versions,
         },
     )
-
-
-def _device_check(path: Path, run: Any, x: np.ndarray, probs: np.ndarray, threads: int) -> str | None:
-    """Open the file the way the device does (sidecar and all); a problem as one line, else None.
-
-    ``probs`` is the file's own verified output for ``x``: only the sidecar-driven
-    feeding (quantisation, shapes, labels) can make the device's answer differ.
-    """
-    try:
-        from edge_runtime.classifier import load_classifier
-    except ImportError:
-        return None
-    try:
-        clf = load_classifier(path, threads=threads, expected_spec=run.spec)
-        got = clf.predict(x)
-    except (SignedgeError, ValueError) as err:
-        return f"the device classifier refuses it: {err}"
-    if int(np.argmax(got)) != int(np.argmax(probs)):
-        return "the device classifier's prediction differs from the verified output"
-    return None
 
 
 def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,12 +171,17 @@ def _held_out(run: Any, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple[np.ndarray | None, dict[str, Any]]:
     """Un-augmented features of up to ``config.calibration`` TRAINING recordings, when a format needs them."""
-    from export.source import calibration_files
     from host.features import load_features
+    from host.run_folder import CARD_FILE
 
-    if not any(f.quantisation == "full-integer" for f in formats):
+    needing = [f.name for f in formats if f.needs_calibration]
+    if not needing:
         return None, {}
-    files = calibration_files(run, config.calibration, seed=run.card.split_seed)
+    train = run.split("train")
+    if not train:
+        raise DatasetError(f"{run.run_folder.file(CARD_FILE)}: the training split is empty; {', '.join(needing)} "
+                           "needs training recordings to calibrate on")
+    files = calibration_sample(train, config.calibration, seed=run.card.split_seed)
     if len(files) < config.calibration:
         log.warning("int8 calibration: the training split has only %d recordings (asked for %d)", len(files),
                     config.calibration)
@@ -207,41 +189,20 @@ def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple
     return X_cal, {"split": "train", "recordings": len(files), "augmented": False}
 
 
-def _export_one(fmt: Format, out: Path, run: Any, saved_model_dir: Path | None, held_out: tuple[np.ndarray, ...],
-                X_cal: np.ndarray | None, calibration: dict[str, Any], config: ExportConfig,
-                versions: dict[str, str]) -> Verification:
-    """Convert, write atomically, verify, describe: one row of the report."""
-    from export.convert import convert_onnx, convert_tflite, write_model
-    from export.rebuild import static_clone
-
-    X, y, reference = held_out
+def _export_one(fmt: Format, out: Path, run: Any, conversion: Conversion, held_out: tuple[np.ndarray, ...],
+                calibration: dict[str, Any], config: ExportConfig, versions: dict[str, str]) -> Verification:
+    """One row of the report: the file made by ``export.produce``, or why it could not be made."""
     path = out / fmt.filename
     start = time.perf_counter()
     try:
-        if fmt.converter == "onnx":
-            looped = static_clone(run.model, run.spec, unroll=False)
-            data = convert_onnx(looped, run.spec.frames, run.spec.num_features, quiet=config.quiet_converter)
-        else:
-            assert saved_model_dir is not None
-            data = convert_tflite(saved_model_dir, fmt, X_cal, config.int8_io, quiet=config.quiet_converter)
+        made = produce(fmt, path, conversion, _description(run, fmt, calibration, versions), *held_out,
+                       threads=config.threads, min_agreement=config.min_agreement, progress=config.progress)
     except ExportError as err:
         log.error("%s", err)
         _remove_stale(path)
         return Verification(fmt.name, "", 0, round(time.perf_counter() - start, 2), runtime=fmt.runtime,
                             gate=fmt.gate_text(config.min_agreement), problems=[str(err)])
-    seconds = time.perf_counter() - start
-    sidecar_path(path).unlink(missing_ok=True)  # an old sidecar must never describe the new file
-    write_model(path, data)
-    row, probs = verify_file(path, fmt, X, y, reference, seconds, config.threads, config.min_agreement,
-                             config.progress)
-    write_model_info(path, _sidecar(run, fmt, row, config, calibration, versions))
-    if probs is not None:
-        problem = _device_check(path, run, X[0], probs[0], config.threads)
-        if problem:
-            row.problems.append(problem)
-            row.passed = False
-            write_model_info(path, _sidecar(run, fmt, row, config, calibration, versions))
-    return row
+    return made.row
 
 
 def export_run(config: ExportConfig) -> ExportReport:
@@ -250,8 +211,6 @@ def export_run(config: ExportConfig) -> ExportReport:
     out = config.out if config.out is not None else config.run_dir / "export"
     import_tensorflow(verbose=0 if config.quiet_converter else 1)
 
-    from export.convert import saved_model
-    from export.rebuild import check_parity, static_clone
     from export.source import load_run
 
     # Every input is checked before the output folder is touched: a bad run creates nothing.
@@ -259,19 +218,17 @@ def export_run(config: ExportConfig) -> ExportReport:
     X, y, reference = _held_out(run, config.progress)
     X_cal, calibration = _calibration(run, formats, config)
     check_writable(out)
-    unrolled = static_clone(run.model, run.spec, unroll=True)
-    parity = check_parity(unrolled, reference, X)
     versions = _versions()
-    report = ExportReport(
-        run=str(run.folder), out=str(out), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        labels=list(run.labels), spec=run.spec.to_dict(), source_model_sha256=run.model_sha256,
-        measured_on=_measured_on(run, len(X)), keras_accuracy=float(np.mean(reference.argmax(1) == y)),
-        rebuild_max_abs_diff=parity, calibration=calibration, versions=versions)
-
-    with tempfile.TemporaryDirectory(prefix="signedge-export-") as tmp:
-        sm_dir = saved_model(unrolled, Path(tmp)) if any(f.converter == "tflite" for f in formats) else None
+    with prepare(run.model, run.spec, formats, X, reference, X_cal, config.int8_io,
+                 quiet=config.quiet_converter) as conversion:
+        report = ExportReport(
+            run=str(run.folder), out=str(out),
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            labels=list(run.labels), spec=run.spec.to_dict(), source_model_sha256=run.model_sha256,
+            measured_on=_measured_on(run, len(X)), keras_accuracy=float(np.mean(reference.argmax(1) == y)),
+            rebuild_max_abs_diff=conversion.parity, calibration=calibration, versions=versions)
         for fmt in formats:
-            report.rows.append(_export_one(fmt, out, run, sm_dir, (X, y, reference), X_cal, calibration, config,
+            report.rows.append(_export_one(fmt, out, run, conversion, (X, y, reference), calibration, config,
                                            versions))
     write_json(out / REPORT_FILE, report.to_dict())
     return report

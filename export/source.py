@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.errors import DatasetError, ModelError
+from edge_runtime.errors import ModelError
 from edge_runtime.spec import FeatureSpec
-from host.run_folder import CARD_FILE, LABELS_FILE, ModelCard, RunFolder
+from host.run_folder import LABELS_FILE, ModelCard, RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +93,3 @@ def load_run(folder: str | Path, dataset: str | Path | None = None) -> TrainedRu
     log.info("run %s: %s, %d labels, spec %s T=%d", run, card.model_name or "?", len(labels), card.spec.id,
              card.spec.frames)
     return trained
-
-
-def calibration_files(run: TrainedRun, count: int, seed: int = 0) -> list[str]:
-    """Up to ``count`` recordings of the TRAINING split only, drawn at random (fixed seed), for int8 calibration.
-
-    Never validation or test: calibration sets the int8 ranges, and a range fitted
-    on held-out data would leak it into the model that is then verified on it.
-    """
-    train = run.split("train")
-    if not train:
-        raise DatasetError(f"{run.run_folder.file(CARD_FILE)}: the training split is empty; int8 needs training "
-                           "recordings to calibrate on")
-    rng = np.random.default_rng(seed)
-    if count >= len(train):
-        return list(train)
-    return [train[i] for i in sorted(rng.choice(len(train), size=count, replace=False))]

@@ -1,8 +1,12 @@
 """The device classifier: the same probabilities as Keras from .tflite (float, int8) and .onnx, and bad models refused.
 
-The helpers ``fit_tiny_model`` and ``export_tiny_model`` build real exported
-models with a sidecar in a few seconds; the recogniser tests use them too
-(until a shared fixture trains and exports the project's demo model).
+The helpers ``fit_tiny_model`` and ``export_tiny_model`` build real model files
+in a few seconds, straight from the converters and described by a ``.json``
+sidecar: files as export wrote them before the description was embedded, which
+the device must still read. The recogniser tests use them too (until a shared
+fixture trains and exports the project's demo model). Files that carry their
+own description are made by ``export-tflite`` (tests/test_export.py) and by
+``with_description`` here.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import pytest
 
 from edge_runtime.classifier import landmark_mismatch, load_classifier
 from edge_runtime.errors import ModelError
-from edge_runtime.model_info import ModelInfo, TensorInfo, read_model_info, sidecar_path, write_model_info
+from edge_runtime.files import write_json
+from edge_runtime.model_file import open_model
+from edge_runtime.model_info import DESCRIPTION_KEY, ModelInfo, TensorInfo, read_model_info, sidecar_path
 from edge_runtime.spec import FeatureSpec, SpecMismatchError
 
 SPEC = FeatureSpec(frames=16)
@@ -47,7 +53,7 @@ def _tensor(detail: dict, name: str) -> TensorInfo:
 
 def export_tiny_model(model, folder: Path, labels: list[str], spec: FeatureSpec, calibration: np.ndarray,
                       formats: tuple[str, ...] = FORMATS, landmark_backend: str = "litert") -> dict[str, Path]:
-    """Convert a Keras model to ``model_<format>.tflite`` / ``model_float.onnx`` with their sidecars."""
+    """Convert a Keras model to ``model_<format>.tflite`` / ``model_float.onnx``, each described by a sidecar."""
     tf = pytest.importorskip("tensorflow")
     from ai_edge_litert.interpreter import Interpreter
 
@@ -75,8 +81,9 @@ def export_tiny_model(model, folder: Path, labels: list[str], spec: FeatureSpec,
             interp = Interpreter(model_path=str(path))
             inp = _tensor(interp.get_input_details()[0], "features")
             outp = _tensor(interp.get_output_details()[0], "probabilities")
-        write_model_info(path, ModelInfo(format=fmt, labels=list(labels), spec=spec, input=inp, output=outp,
-                                         landmark_backend=landmark_backend, landmark_model_sha256="ab" * 32))
+        info = ModelInfo(format=fmt, labels=list(labels), spec=spec, input=inp, output=outp,
+                         landmark_backend=landmark_backend, landmark_model_sha256="ab" * 32)
+        write_json(sidecar_path(path), info.to_dict())
         out[fmt] = path
     return out
 
@@ -92,11 +99,29 @@ def exported(tmp_path_factory):
     return model, paths, X
 
 
+def with_description(path: Path, folder: Path, description: bytes) -> Path:
+    """A copy of a converter's file with ``description`` embedded the way export-tflite embeds it, and no sidecar."""
+    from export.convert import finish_tflite, set_onnx_metadata
+
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / path.name
+    if path.suffix == ".onnx":
+        onnx = pytest.importorskip("onnx")
+        proto = onnx.load(str(path))
+        set_onnx_metadata(proto, {DESCRIPTION_KEY: description})
+        copy.write_bytes(proto.SerializeToString())
+    else:
+        copy.write_bytes(finish_tflite(path.read_bytes(), {DESCRIPTION_KEY: description}))
+    return copy
+
+
 @pytest.mark.slow
 def test_every_format_gives_keras_probabilities(exported):
+    """Older files: described only by their sidecar, they still load."""
     model, paths, X = exported
     want = np.asarray(model(X[:8]))
     for fmt, path in paths.items():
+        assert DESCRIPTION_KEY not in open_model(path).metadata
         clf = load_classifier(path, threads=1, expected_spec=FeatureSpec())
         assert clf.labels == LABELS and clf.frames == 16
         assert clf.runtime == ("onnxruntime" if fmt == "onnx" else "ai_edge_litert")
@@ -105,6 +130,43 @@ def test_every_format_gives_keras_probabilities(exported):
         assert got.shape == (8, len(LABELS)) and clf.last_invoke_ms > 0
         # int8: one quantisation step of the input and output is ~1/256 of their range
         np.testing.assert_allclose(got, want, atol=0.03 if fmt == "int8" else 1e-5)
+
+
+@pytest.mark.slow
+def test_an_embedded_description_is_all_the_device_needs_and_changes_no_output(exported, tmp_path):
+    _, paths, X = exported
+    for fmt, path in paths.items():
+        info = read_model_info(path)
+        lone = with_description(path, tmp_path / fmt, info.embedded())
+        assert not sidecar_path(lone).exists()
+        clf = load_classifier(lone, threads=1, expected_spec=FeatureSpec())
+        assert clf.labels == LABELS and clf.info.landmark_model_sha256 == "ab" * 32 and clf.info.format == fmt
+        assert clf.info.input == info.input and clf.info.output == info.output  # the file's own tensors
+        # the description rides along: every output of the file is bit for bit what it was without it
+        before, after = open_model(path, threads=1), open_model(lone, threads=1)
+        for x in X:
+            np.testing.assert_array_equal(after.run(x[None]), before.run(x[None]))
+        # a sidecar left beside a described file is ignored: the file speaks for itself
+        write_json(sidecar_path(lone), dict(info.to_dict(), labels=["x", "y", "z"]))
+        assert load_classifier(lone).labels == LABELS
+
+
+@pytest.mark.slow
+def test_a_corrupt_embedded_description_is_one_line_naming_the_file(exported, tmp_path):
+    _, paths, _ = exported
+    good = json.loads(read_model_info(paths["float"]).embedded())
+    cases = {"json": (b"{not json", "not valid JSON"),
+             "labels": (json.dumps({k: v for k, v in good.items() if k != "labels"}).encode(), "missing 'labels'"),
+             "spec": (json.dumps(dict(good, spec="v1")).encode(), "malformed model description"),
+             "list": (b"[1, 2]", "not a model description")}
+    for fmt in ("float", "onnx"):
+        for name, (text, message) in cases.items():
+            path = with_description(paths[fmt], tmp_path / f"{fmt}-{name}", text)
+            write_json(sidecar_path(path), read_model_info(paths[fmt]).to_dict())  # never a fallback for a bad one
+            with pytest.raises(ModelError) as err:
+                load_classifier(path)
+            line = str(err.value)
+            assert "\n" not in line and str(path) in line and "embedded description" in line and message in line, line
 
 
 @pytest.mark.slow
@@ -133,7 +195,7 @@ def test_bad_models_are_refused_with_one_clear_line(exported, tmp_path):
         load_classifier(tmp_path / "nope.tflite")
 
     bare = _copy_model(paths["float"], tmp_path / "bare", None)
-    with pytest.raises(ModelError, match=r"no sidecar model_float\.tflite\.json next to it"):
+    with pytest.raises(ModelError, match=r"no embedded description and no sidecar model_float\.tflite\.json next to"):
         load_classifier(bare)
 
     for suffix in (".tflite", ".onnx"):
@@ -167,16 +229,14 @@ def test_bad_models_are_refused_with_one_clear_line(exported, tmp_path):
         load_classifier(weird)
 
 
-def test_a_model_of_another_spec_name_is_refused(tmp_path):
-    """No runtime needed: the sidecar alone decides (check_same against the runtime's spec)."""
-    path = tmp_path / "m.tflite"
-    path.write_bytes(b"unused")
-    spec = FeatureSpec(frames=16)
-    info = ModelInfo("float", ["a", "b"], spec, TensorInfo("x", [1, 16, 116], "float32"),
-                     TensorInfo("y", [1, 2], "float32"))
-    write_model_info(path, info)
-    with pytest.raises(SpecMismatchError, match="uses feature spec hands-xy-angles-v1, but this code computes"):
-        load_classifier(path, expected_spec=FeatureSpec(name="other", version=1))
+@pytest.mark.slow
+def test_a_model_of_another_spec_name_is_refused(exported, tmp_path):
+    """check_same against the runtime's spec, whether the description is embedded or in a sidecar."""
+    _, paths, _ = exported
+    lone = with_description(paths["float"], tmp_path, read_model_info(paths["float"]).embedded())
+    for path in (paths["float"], lone):
+        with pytest.raises(SpecMismatchError, match="uses feature spec hands-xy-angles-v1, but this code computes"):
+            load_classifier(path, expected_spec=FeatureSpec(name="other", version=1))
 
 
 def test_landmark_backend_or_model_differences_are_one_warning_line():

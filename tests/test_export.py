@@ -1,4 +1,4 @@
-"""export-tflite: a trained run folder in, five verified model files with sidecars and a report out.
+"""export-tflite: a trained run folder in, five verified, self-describing model files and a report out.
 
 The run folder is made here the way sign-train writes it (model.keras,
 labels.json, model_card.json over a small synthetic dataset, T=16) with a tiny
@@ -19,6 +19,7 @@ pytest.importorskip("tensorflow")
 
 from edge_runtime.dataset import ManifestRow, recording_filename, save_recording, write_info, write_manifest
 from edge_runtime.files import sha256_file
+from edge_runtime.classifier import load_classifier
 from edge_runtime.model_info import read_model_info, sidecar_path
 from edge_runtime.spec import FeatureSpec
 from export.cli import main
@@ -132,7 +133,9 @@ def test_all_formats_written_verified_and_described(tiny_run: Path, tmp_path: Pa
         assert info.spec == SPEC and info.input.shape == [1, 16, 116] and info.output.shape == [1, 3]
         assert info.source_model_sha256 == sha256_file(tiny_run / "model.keras")
         assert info.landmark_backend == "synthetic"
-        assert info.extra["verification"]["passed"] is True
+        assert info.extra["quantisation"] == fmt.quantisation
+        assert (info.extra["calibration"] is not None) == fmt.needs_calibration
+        assert not sidecar_path(path).exists()  # the description is inside the file
     # float formats compute what Keras computes; quantised ones stay close
     rows = {r["format"]: r for r in report["formats"]}
     assert rows["f32"]["max_abs_diff"] < 1e-4 and rows["onnx"]["max_abs_diff"] < 1e-4
@@ -142,19 +145,39 @@ def test_all_formats_written_verified_and_described(tiny_run: Path, tmp_path: Pa
     # nothing half-written or temporary is left beside the results
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 
+    # one file to copy: each file alone in another folder is a working device classifier, and its
+    # predictions on the held-out split agree with Keras exactly as often as export measured
+    card = json.loads((tiny_run / "model_card.json").read_text(encoding="utf-8"))
+    X, _ = load_features(card["dataset"]["path"], card["split"]["test"], SPEC, sorted(WORDS))
+    keras_pred = keras.models.load_model(tiny_run / "model.keras").predict(X, verbose=0).argmax(1)
+    for row in report["formats"]:
+        lone = tmp_path / "device" / row["format"] / row["file"]
+        lone.parent.mkdir(parents=True)
+        shutil.copyfile(out / row["file"], lone)
+        clf = load_classifier(lone, threads=1, expected_spec=SPEC)
+        assert clf.labels == sorted(WORDS) and clf.info.format == row["format"]
+        pred = np.array([int(np.argmax(clf.predict(x))) for x in X])
+        assert float(np.mean(pred == keras_pred)) == row["agreement"], row["format"]
 
-def test_int8_io_model_is_fed_through_its_sidecar(tiny_run: Path, tmp_path: Path) -> None:
-    from edge_runtime.classifier import load_classifier
 
+def test_int8_io_model_is_fed_with_its_own_scale(tiny_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "int8io"
+    out.mkdir()
+    (out / "model_int8.tflite.json").write_text("{}")  # an older export's sidecar: it must not survive
     assert _exit_code([str(tiny_run), "--out", str(out), "--formats", "int8", "--int8-io"]) == 0
     info = read_model_info(out / "model_int8.tflite")
     assert info.input.dtype == "int8" and info.input.scale > 0
     assert info.output.dtype == "int8" and info.output.scale > 0
-    assert info.extra["int8_io"] is True
-    assert sorted(p.name for p in out.iterdir()) == ["export_report.json", "model_int8.tflite",
-                                                     "model_int8.tflite.json"]
-    # the device's classifier reads the sidecar and agrees with Keras on a held-out recording
+    assert sorted(p.name for p in out.iterdir()) == ["export_report.json", "model_int8.tflite"]
+    capsys.readouterr()
+    from edge_runtime.model_info import main as describe
+
+    with pytest.raises(SystemExit) as done:
+        describe([str(out / "model_int8.tflite")])
+    assert done.value.code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["labels"] == sorted(WORDS) and printed["input"]["dtype"] == "int8"
+    # the device's classifier feeds the file with the scale it carries and agrees with Keras
     card = json.loads((tiny_run / "model_card.json").read_text(encoding="utf-8"))
     X, _ = load_features(card["dataset"]["path"], card["split"]["test"][:4], SPEC, info.labels)
     model = keras.models.load_model(tiny_run / "model.keras")
@@ -172,7 +195,7 @@ def test_flex_model_fails_its_gate(tmp_path: Path) -> None:
     assert any(op.startswith("Flex") for op in bad), bad
 
     X = np.random.default_rng(0).normal(size=(3, SPEC.frames, SPEC.num_features)).astype(np.float32)
-    row, _ = verify_file(path, BY_NAME["f32"], X, np.zeros(3, int), model.predict(X, verbose=0))
+    row, _, _ = verify_file(path, BY_NAME["f32"], X, np.zeros(3, int), model.predict(X, verbose=0))
     assert not row.passed
     assert any("not builtin-only" in p for p in row.problems)
 

@@ -16,12 +16,12 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 models = pytest.importorskip("train.models", reason="train.models (the model zoo) is not in this tree")
 
+from edge_runtime.model_file import open_model
 from edge_runtime.spec import FeatureSpec
 from export.convert import convert_tflite, saved_model
 from export.formats import BY_NAME
 from export.ops import RESOURCE_VARIABLE_OPS, forbidden_ops, op_counts
 from export.rebuild import check_parity, static_clone
-from export.verify import open_tflite
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +52,9 @@ def test_model_converts_to_builtin_ops_only(name: str, tmp_path: Path) -> None:
         ops = op_counts(path)
         assert forbidden_ops(ops) == [], f"{name} {fmt}: {forbidden_ops(ops)}"
         assert not any(op.startswith("Flex") for op in ops) and not RESOURCE_VARIABLE_OPS & set(ops)
-        run, inp, _, runtime = open_tflite(path, threads=1)
-        assert runtime == "ai_edge_litert" and inp.shape == [1, SPEC.frames, SPEC.num_features]
-        probs = np.concatenate([run(x[None]) for x in X])
+        runner = open_model(path, threads=1)
+        assert runner.runtime == "ai_edge_litert" and runner.input.shape == [1, SPEC.frames, SPEC.num_features]
+        probs = np.concatenate([runner.run(x[None]) for x in X])
         if fmt == "f32":
             np.testing.assert_allclose(probs, reference, atol=1e-5)
         else:

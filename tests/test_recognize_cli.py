@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import exit_code
+from test_classifier import with_description
 from test_recognizer import Demo, demo  # noqa: F401  (the session fixture: tiny trained model + recordings)
 
 from edge_runtime.cli.recognize import main
@@ -89,12 +90,20 @@ def test_bad_inputs_are_one_line_and_a_non_zero_exit(demo: Demo, tmp_path, capsy
     bare = tmp_path / "bare" / "model.tflite"
     bare.parent.mkdir()
     bare.write_bytes(demo.models["float"].read_bytes())
+    bad_json = with_description(demo.models["float"], tmp_path / "bad-json", b"{not json")
+    no_labels = with_description(demo.models["onnx"], tmp_path / "no-labels", json.dumps(
+        {k: v for k, v in good.items() if k not in ("labels", "input", "output")}).encode())
     broken_npz = tmp_path / "broken.npz"
     broken_npz.write_bytes(b"PK\x03\x04 not really a zip")
     cases = {
         "missing model": (["--model", str(tmp_path / "none.tflite"), "--source", source], "model file not found"),
         "corrupt model": (["--model", str(corrupt), "--source", source], "not a usable TFLite model"),
         "missing sidecar": (["--model", str(bare), "--source", source], "no sidecar model.tflite.json"),
+        "corrupt embedded description": (["--model", str(bad_json), "--source", source],
+                                         f"{bad_json} (embedded description): not valid JSON"),
+        "embedded description without labels": (["--model", str(no_labels), "--source", source],
+                                                 f"{no_labels} (embedded description): malformed model description "
+                                                 "(missing 'labels')"),
         "other spec": (["--model", str(_sidecar(demo, tmp_path, "v2", {"spec": dict(good["spec"], version=2)})),
                         "--source", source], "feature spec hands-xy-angles-v2 is not computed by this runtime"),
         "missing recording": (["--model", str(demo.models["float"]), "--source", str(tmp_path / "x.npz")],

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from export.formats import DEFAULT_CALIBRATION
 from train.exclusions import Exclusions
 from train.fit import FitResult, Loaded, Report, TrainConfig, fit_split
 from train.splits import Split, check_disjoint, choose_mode, describe, holdout_split, kfold_splits, unit_key
@@ -386,7 +387,7 @@ def plan_folds(loaded: Loaded, cfg: TrainConfig, exclusions: Exclusions | None =
 
 def cross_validate(loaded: Loaded, cfg: TrainConfig, report: Report | None = None,
                    exclusions: Exclusions | None = None, export_formats: Sequence[Any] = (),
-                   calibration: int = 200) -> CrossValidation:
+                   calibration: int = DEFAULT_CALIBRATION) -> CrossValidation:
     """Grouped K-fold (``cfg.folds`` = K) or leave-one-signer-out (``cfg.folds`` = 'loso').
 
     ``exclusions`` keeps recordings out of training (see ``plan_folds``);

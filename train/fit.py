@@ -31,6 +31,7 @@ from edge_runtime.dataset import Dataset, ManifestRow, Recording
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.hands import HandSequence
 from edge_runtime.spec import DEFAULT_SPEC, POSE, FeatureSpec, check_same
+from export.formats import DEFAULT_CALIBRATION
 from host.features import trim_to_sign
 from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from host.run_folder import ModelCard, RunFolder
@@ -73,7 +74,7 @@ class TrainConfig:
     exclude_flagged: str | None = None
     exclude_signers: list[str] = field(default_factory=list)
     export_check: str | None = None  # e.g. "f16,int8"; cross-validation only
-    calibration: int = 200  # int8 calibration recordings per fold (training recordings only)
+    calibration: int = DEFAULT_CALIBRATION  # int8 calibration recordings per fold (training recordings only)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "batch_size", "calibration"):

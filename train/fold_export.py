@@ -2,20 +2,19 @@
 
 Why per fold: a quantised file is what the device runs, so its accuracy on
 people it never saw is the figure that matters, and only a cross-validation
-has a held-out person for every recording. For every fold this module takes
-the fold's trained Keras model, rebuilds it for conversion
-(``export.rebuild.static_clone``), converts it to each requested format
-(``export.convert``), and scores the fold's held-out recordings with the
-device's own classifier (``edge_runtime.classifier.load_classifier``, which
-reads the sidecar and feeds int8 tensors with their scale and zero point), one
-sequence at a time as the live recogniser does. ``export.verify.verify_file``
-also runs each file against the Keras probabilities and applies the format's
-gate (agreement, builtin ops only), as ``export-tflite`` does.
+has a held-out person for every recording. For every fold this module hands
+the fold's trained Keras model to ``export.produce``, the same per-format loop
+``export-tflite`` runs: convert with the description embedded, verify against
+the Keras probabilities with the device's runner (the format's gate: agreement,
+builtin ops only), and give the file to the device's classifier. That
+classifier then scores the fold's held-out recordings one sequence at a time,
+as the live recogniser does.
 
 int8 calibration uses only the fold's TRAINING recordings (un-augmented, up to
-``calibration`` of them, drawn with a fixed seed): never its validation or
-test recordings, which would tune the int8 ranges to the people the file is
-then scored on. The files used are recorded so a test can prove it.
+``calibration`` of them, drawn by ``export.calibration`` with the fold's own
+seed): never its validation or test recordings, which would tune the int8
+ranges to the people the file is then scored on. The files used are recorded
+so a test can prove it.
 
 The files live in a temporary folder and are deleted: fold models are an
 evaluation, not a product (train without ``--folds`` for a model to ship).
@@ -26,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,28 +32,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from edge_runtime.errors import ModelError
-from edge_runtime.model_info import ModelInfo, TensorInfo, write_model_info
-from export.formats import Format, parse_formats
+from edge_runtime.model_info import ModelInfo
+from export.calibration import calibration_sample
+from export.formats import DEFAULT_CALIBRATION, Format
 from train.fit import Loaded
 from train.splits import Split
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CALIBRATION = 200
-
-
-def parse_export_formats(text: str) -> list[Format]:
-    """``--export-check f16,int8`` -> the FORMATS rows (an unknown name is a one-line error)."""
-    return parse_formats(text)
-
-
-def calibration_indices(split: Split, count: int, seed: int = 0) -> list[int]:
-    """Up to ``count`` of the fold's TRAINING rows, at random with a fixed seed (never validation or test)."""
-    train = sorted(split.train)
-    if count >= len(train):
-        return train
-    rng = np.random.default_rng([seed, split.fold or 0, 11])
-    return [train[i] for i in sorted(rng.choice(len(train), size=count, replace=False))]
 
 
 @dataclass
@@ -96,67 +79,48 @@ class FoldExport:
                                 "signers": self.calibration_signers, "files": self.calibration_files}}
 
 
-def _sidecar(fmt: Format, loaded: Loaded, row: Any) -> ModelInfo:
-    """The minimal sidecar the device classifier needs (labels, spec, real I/O tensors)."""
+def _description(fmt: Format, loaded: Loaded) -> ModelInfo:
+    """What the fold's file says about itself: enough for the device classifier (labels, spec)."""
     return ModelInfo(format=fmt.name, labels=list(loaded.labels), spec=loaded.spec,
-                     input=row.input or TensorInfo("", [], ""), output=row.output or TensorInfo("", [], ""),
                      extra={"quantisation": fmt.quantisation, "purpose": "cross-validation fold export check",
                             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-
-
-def _device_predictions(path: Path, loaded: Loaded, X: np.ndarray) -> np.ndarray:
-    from edge_runtime.classifier import load_classifier
-
-    clf = load_classifier(path, threads=1, expected_spec=loaded.spec)
-    if clf.labels != list(loaded.labels):
-        raise ModelError(f"{path.name}: the device classifier reads labels {clf.labels}, expected {loaded.labels}")
-    return np.array([int(np.argmax(clf.predict(x))) for x in X], dtype=np.int64)
 
 
 def export_fold(model: Any, loaded: Loaded, split: Split, formats: Sequence[Format], X_test: np.ndarray,
                 y_test: np.ndarray, keras_probs: np.ndarray, calibration: int = DEFAULT_CALIBRATION,
                 seed: int = 0, quiet: bool = True) -> FoldExport:
     """Convert one fold's model to each format and score its held-out recordings through the device classifier."""
-    from export.convert import convert_onnx, convert_tflite, saved_model, write_model
     from export.errors import ExportError
-    from export.rebuild import check_parity, static_clone
-    from export.verify import verify_file
+    from export.produce import prepare, produce
 
     fold = int(split.fold or 0)
-    cal_idx = calibration_indices(split, calibration, seed)
-    needs_cal = any(f.quantisation == "full-integer" for f in formats)
-    X_cal = loaded.features(cal_idx) if needs_cal else None
+    cal_idx = calibration_sample(sorted(split.train), calibration, seed, fold=fold)
+    X_cal = loaded.features(cal_idx) if any(f.needs_calibration for f in formats) else None
     keras_pred = keras_probs.argmax(axis=1)
     keras_accuracy = float(np.mean(keras_pred == y_test)) if len(y_test) else float("nan")
-    unrolled = static_clone(model, loaded.spec, unroll=True)
-    check_parity(unrolled, keras_probs, X_test)
     scores, predictions = [], {}
-    with tempfile.TemporaryDirectory(prefix=f"signedge-fold{fold}-") as tmp:
-        folder = Path(tmp)
-        sm_dir = saved_model(unrolled, folder) if any(f.converter == "tflite" for f in formats) else None
+    with tempfile.TemporaryDirectory(prefix=f"signedge-fold{fold}-") as tmp, \
+            prepare(model, loaded.spec, formats, X_test, keras_probs, X_cal, quiet=quiet,
+                    prefix=f"signedge-fold{fold}-model-") as conversion:
         for fmt in formats:
-            start = time.perf_counter()
             try:
-                if fmt.converter == "onnx":
-                    data = convert_onnx(static_clone(model, loaded.spec, unroll=False), loaded.spec.frames,
-                                        loaded.spec.num_features, quiet=quiet)
-                else:
-                    assert sm_dir is not None
-                    data = convert_tflite(sm_dir, fmt, X_cal, quiet=quiet)
+                made = produce(fmt, Path(tmp) / fmt.filename, conversion, _description(fmt, loaded), X_test, y_test,
+                               keras_probs)
             except ExportError as err:
                 raise ModelError(f"fold {fold}: {err}") from err
-            seconds = time.perf_counter() - start
-            path = folder / fmt.filename
-            write_model(path, data)
-            row, _ = verify_file(path, fmt, X_test, y_test, keras_probs, seconds)
-            write_model_info(path, _sidecar(fmt, loaded, row))
-            pred = _device_predictions(path, loaded, X_test)
+            row, clf = made.row, made.classifier
+            if clf is None:
+                raise ModelError(f"fold {fold}: {fmt.name}: " + "; ".join(row.problems))
+            if clf.labels != list(loaded.labels):
+                raise ModelError(f"{fmt.filename}: the device classifier reads labels {clf.labels}, "
+                                 f"expected {loaded.labels}")
+            pred = np.array([int(np.argmax(clf.predict(x))) for x in X_test], dtype=np.int64)
             predictions[fmt.name] = pred
             scores.append(FormatScore(
                 format=fmt.name, n=len(y_test), accuracy=float(np.mean(pred == y_test)) if len(y_test) else float("nan"),
                 keras_accuracy=keras_accuracy,
                 agreement=float(np.mean(pred == keras_pred)) if len(y_test) else float("nan"),
-                max_abs_diff=float(row.max_abs_diff), size_bytes=len(data), convert_seconds=seconds,
+                max_abs_diff=float(row.max_abs_diff), size_bytes=row.size_bytes, convert_seconds=row.convert_seconds,
                 passed=bool(row.passed), problems=list(row.problems)))
             log.info("fold %d %s: %.1f%% (Keras %.1f%%), agreement %.1f%%", fold, fmt.name, scores[-1].accuracy * 100,
                      keras_accuracy * 100, scores[-1].agreement * 100)

@@ -20,7 +20,7 @@ SUMMARY = 'Load test of the live web page: do 20 browser tabs slow recognition d
 def _main(argv: Sequence[str] | None) -> int:
     p = parser(PROG, SUMMARY + "\n\nexample:\n  python -m benchmarks.cli.web_load --model "
                                                   "model_int8.tflite --source take.npz --clients 20 --seconds 30")
-    p.add_argument("--model", required=True, type=Path, help="exported classifier (.tflite/.onnx with sidecar)")
+    p.add_argument("--model", required=True, type=Path, help="exported classifier (.tflite/.onnx from export-tflite)")
     p.add_argument("--source", required=True, type=Path, help="a recording .npz, replayed in a loop, unpaced")
     p.add_argument("--clients", type=int, default=20, help="simulated browser tabs")
     p.add_argument("--seconds", type=float, default=30.0, help="seconds under load in all")

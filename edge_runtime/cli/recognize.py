@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     seg, dec = SegmentConfig(), DecisionConfig()
     p = parser(PROG, "Recognise signs live from a camera, a video file or a recorded .npz.\n\n" + EXAMPLES)
     p.add_argument("--model", required=True, type=Path,
-                   help="exported classifier (.tflite or .onnx) with its sidecar <model>.json next to it")
+                   help="exported classifier (.tflite or .onnx from export-tflite: it carries its own description; "
+                        "an older file's <model>.json sidecar is still read)")
     add_source_argument(p)
     p.add_argument("--landmarks", choices=BACKENDS, default="litert",
                    help="hand landmark backend for camera and video sources")

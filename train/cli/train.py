@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import DatasetError, ModelError
 from edge_runtime.spec import DEFAULT_SPEC, LAYOUTS
+from export.formats import DEFAULT_CALIBRATION
 
 PROG = "sign-train"
 # host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
@@ -95,7 +96,7 @@ def build_parser() -> Any:
     p.add_argument("--export-check", metavar="FORMATS", default=None,
                    help="with --folds: convert each fold's model to these formats (e.g. f16,int8; any of "
                         "export-tflite's) and score its held-out people through the device classifier")
-    p.add_argument("--calibration", type=int, default=200,
+    p.add_argument("--calibration", type=int, default=DEFAULT_CALIBRATION,
                    help="int8 calibration recordings per fold for --export-check (drawn from that fold's training "
                         "recordings only)")
     p.add_argument("--frames", type=int, default=64, help="T: every sign is resampled to this many frames")
