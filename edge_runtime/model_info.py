@@ -11,14 +11,12 @@ sidecar instead; it is still read, and its claimed tensor shapes are checked
 against the file. A corrupt embedded description is an error, never a reason to
 look for a sidecar: it means the file is not what export wrote.
 
-``python -m edge_runtime.model_info MODEL`` prints a file's description.
+``python -m edge_runtime.cli.model_info MODEL`` prints a file's description.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,25 +127,3 @@ def model_info(runner: ModelRunner) -> ModelInfo:
 def read_model_info(model_path: str | Path) -> ModelInfo:
     """Open a model file and return its description (see :func:`model_info`)."""
     return model_info(open_model(model_path))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Print a model file's description as JSON (what the device reads from it)."""
-    from edge_runtime.cli.common import parser, run, setup_logging
-
-    prog = "python -m edge_runtime.model_info"
-
-    def _main(args_list: Sequence[str] | None) -> int:
-        p = parser(prog, "Print what an exported model says about itself: labels, feature spec, provenance and its "
-                         "real input/output tensors.\n\nexample: python -m edge_runtime.model_info model_int8.tflite")
-        p.add_argument("model", type=Path, help=".tflite or .onnx file")
-        args = p.parse_args(args_list)
-        setup_logging(args.verbose)
-        print(json.dumps(read_model_info(args.model).to_dict(), ensure_ascii=False, indent=2))
-        return 0
-
-    sys.exit(run(_main, argv, prog=prog))
-
-
-if __name__ == "__main__":
-    main()

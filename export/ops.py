@@ -5,14 +5,13 @@ on the device (that is the point), and once loaded, XNNPACK hides most ops
 behind one ``DELEGATE`` node. So the file is parsed with the schema that
 ``ai_edge_litert`` ships (no TensorFlow import).
 
-Usage: ``python -m export.ops model.tflite`` prints the op counts and exits 1
+Usage: ``python -m export.cli.ops model.tflite`` prints the op counts and exits 1
 if any op would not run on the device.
 """
 
 from __future__ import annotations
 
 import collections
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,31 +76,3 @@ def forbidden_ops(ops: dict[str, int] | Sequence[str]) -> list[str]:
         if name.startswith(FLEX_PREFIX) or name in RESOURCE_VARIABLE_OPS or name not in builtin:
             bad.append(name)
     return sorted(bad)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """List the ops of each file; exit 1 if any file holds an op the device cannot run."""
-    from edge_runtime.cli.common import parser, run, setup_logging
-
-    def _main(args_list: Sequence[str] | None) -> int:
-        p = parser("python -m export.ops", "List the operators of .tflite files and flag non-builtin ones.\n\n"
-                   "example: python -m export.ops runs/demo/export/model_int8.tflite")
-        p.add_argument("models", nargs="+", type=Path, help=".tflite files")
-        args = p.parse_args(args_list)
-        setup_logging(args.verbose)
-        status = 0
-        for path in args.models:
-            ops = op_counts(path)
-            bad = forbidden_ops(ops)
-            print(f"{path}: {sum(ops.values())} ops, {len(ops)} kinds" + (f", NOT builtin: {', '.join(bad)}"
-                                                                          if bad else ", builtin only"))
-            for name, count in ops.items():
-                print(f"  {name:<32} {count}")
-            status |= 1 if bad else 0
-        return status
-
-    sys.exit(run(_main, argv, prog="python -m export.ops"))
-
-
-if __name__ == "__main__":
-    main()

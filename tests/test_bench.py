@@ -51,7 +51,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """sign-synth -> sign-train (1-block compact model, 3 epochs) -> export-tflite: a real run with all formats."""
     pytest.importorskip("keras")
     pytest.importorskip("tf2onnx")
-    from export.cli import main as export_main
+    from export.cli.tflite import main as export_main
     from train.cli.train import main as train_main
     from train.synth.config import SynthConfig
     from train.synth.writer import make_dataset

@@ -16,7 +16,7 @@ from helpers import FAST_TRAIN, exit_code  # noqa: E402
 
 from edge_runtime.cli.recognize import main as recognize  # noqa: E402
 from edge_runtime.dataset import Dataset, DatasetInfo, write_dataset  # noqa: E402
-from export.cli import main as export  # noqa: E402
+from export.cli.tflite import main as export  # noqa: E402
 from train.cli.train import main as train  # noqa: E402
 from train.synth.config import SynthConfig  # noqa: E402
 from train.synth.writer import make_dataset  # noqa: E402

@@ -17,12 +17,12 @@ import pytest
 keras = pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 
+from edge_runtime.classifier import load_classifier
 from edge_runtime.dataset import ManifestRow, recording_filename, save_recording, write_info, write_manifest
 from edge_runtime.files import sha256_file
-from edge_runtime.classifier import load_classifier
 from edge_runtime.model_info import read_model_info, sidecar_path
 from edge_runtime.spec import FeatureSpec
-from export.cli import main
+from export.cli.tflite import main
 from export.errors import ExportError
 from export.formats import BY_NAME, FORMATS, parse_formats
 from export.ops import forbidden_ops, op_counts
@@ -170,7 +170,7 @@ def test_int8_io_model_is_fed_with_its_own_scale(tiny_run: Path, tmp_path: Path,
     assert info.output.dtype == "int8" and info.output.scale > 0
     assert sorted(p.name for p in out.iterdir()) == ["export_report.json", "model_int8.tflite"]
     capsys.readouterr()
-    from edge_runtime.model_info import main as describe
+    from edge_runtime.cli.model_info import main as describe
 
     with pytest.raises(SystemExit) as done:
         describe([str(out / "model_int8.tflite")])
@@ -199,7 +199,7 @@ def test_flex_model_fails_its_gate(tmp_path: Path) -> None:
     assert not row.passed
     assert any("not builtin-only" in p for p in row.problems)
 
-    from export.ops import main as ops_main
+    from export.cli.ops import main as ops_main
 
     with pytest.raises(SystemExit) as exc:
         ops_main([str(path)])
