@@ -268,7 +268,7 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
-        self.export_dir = Path(self.export_dir) if self.export_dir is not None else self.run_dir / "export"
+        self.export_dir = Path(self.export_dir) if self.export_dir is not None else RunFolder(self.run_dir).export_dir
         if not self.threads or any(t < 1 for t in self.threads):
             raise SignedgeError(f"--threads must be positive whole numbers, got {self.threads}")
         if self.calls < 1:

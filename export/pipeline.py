@@ -32,6 +32,7 @@ from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, Format, parse_f
 from export.produce import Conversion, prepare, produce
 from export.verify import Verification
 from host.native_stderr import import_tensorflow
+from host.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
-        self.out = Path(self.out) if self.out is not None else self.run_dir / "export"
+        self.out = Path(self.out) if self.out is not None else RunFolder(self.run_dir).export_dir
         if self.calibration < 1:
             raise ExportError(f"--calibration must be at least 1 recording, got {self.calibration}")
         if self.threads < 1:
@@ -208,7 +209,7 @@ def _export_one(fmt: Format, out: Path, run: Any, conversion: Conversion, held_o
 def export_run(config: ExportConfig) -> ExportReport:
     """Export ``config.run_dir`` to every requested format, verify each file, write the report."""
     formats = parse_formats(config.formats)
-    out = config.out if config.out is not None else config.run_dir / "export"
+    out = config.out if config.out is not None else RunFolder(config.run_dir).export_dir
     import_tensorflow(verbose=0 if config.quiet_converter else 1)
 
     from export.source import load_run

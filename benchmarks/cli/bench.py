@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from edge_runtime.capture import VIDEO_SUFFIXES
 from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import SignedgeError, SourceError
+from host.run_folder import RunFolder
 
 PROG = "sign-bench"
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -223,7 +224,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.no_classifier and args.no_pipeline:
         raise SignedgeError("--no-classifier and --no-pipeline together leave nothing to measure")
     read_run(args.run_dir, dataset)  # the run folder, its card, dataset and test split
-    export_dir = getattr(args, "export_dir", args.run_dir / "export")
+    export_dir = getattr(args, "export_dir", RunFolder(args.run_dir).export_dir)
     plan = Plan(run_dir=args.run_dir, out=getattr(args, "out", args.run_dir / "bench"), export_dir=export_dir,
                 dataset=dataset, threads=threads, repeats=repeats, warmup=args.warmup,
                 classifier=not args.no_classifier, widths=widths, tail_s=args.tail, check=args.check,
