@@ -249,18 +249,17 @@ class Segmenter:
         return [_segment(frames, reason, self.aspect)]
 
 
-def segment_sequence(timestamps: np.ndarray, landmarks: np.ndarray, present: np.ndarray,
-                     config: SegmentConfig | None = None, aspect: float = 1.0) -> list[Segment]:
+def segment_sequence(timestamps: np.ndarray, hands: HandSequence,
+                     config: SegmentConfig | None = None) -> list[Segment]:
     """All segments of a whole recorded sequence (the streaming segmenter, run to the end)."""
-    seg = Segmenter(config, aspect)
+    seg = Segmenter(config, hands.aspect)
     out: list[Segment] = []
-    for t, lm, pr in zip(timestamps, landmarks, present):
+    for t, lm, pr in zip(timestamps, hands.landmarks, hands.present):
         out += seg.push(float(t), lm, pr)
     return out + seg.flush()
 
 
-def sign_span(landmarks: np.ndarray, present: np.ndarray, fps: float, config: SegmentConfig | None = None,
-              aspect: float = 1.0) -> tuple[int, int] | None:
+def sign_span(hands: HandSequence, fps: float, config: SegmentConfig | None = None) -> tuple[int, int] | None:
     """Frame range ``[start, stop)`` of the sign in a one-sign recording, cut as the device cuts it.
 
     A recording usually has frames without hands (or with resting hands)
@@ -269,9 +268,8 @@ def sign_span(landmarks: np.ndarray, present: np.ndarray, fps: float, config: Se
     segmenter finds several segments the longest is the sign (the device
     classifies each on its own). None when it finds none.
     """
-    n = int(np.asarray(present).shape[0])
-    timestamps = np.arange(n, dtype=np.float64) / float(fps)
-    segments = segment_sequence(timestamps, landmarks, present, config, aspect)
+    timestamps = np.arange(hands.num_frames, dtype=np.float64) / float(fps)
+    segments = segment_sequence(timestamps, hands, config)
     if not segments:
         return None
     longest = max(segments, key=lambda s: (s.end_s - s.start_s, -s.start_s))

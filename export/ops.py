@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.errors import ModelError
@@ -40,15 +41,18 @@ def _model(data: bytes, where: str):
         raise ModelError(f"{where}: corrupt TFLite flatbuffer ({type(err).__name__})") from err
 
 
+def _read(model: str | Path | bytes) -> tuple[bytes, str]:
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model), "model"
+    path = Path(model)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    return path.read_bytes(), str(path)
+
+
 def op_counts(model: str | Path | bytes) -> dict[str, int]:
     """Operator name -> count over all subgraphs; custom ops appear under their custom code (``FlexFoo``)."""
-    if isinstance(model, (bytes, bytearray)):
-        data, where = bytes(model), "model"
-    else:
-        path = Path(model)
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found")
-        data, where = path.read_bytes(), str(path)
+    data, where = _read(model)
     root, schema = _model(data, where)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = []
@@ -66,6 +70,34 @@ def op_counts(model: str | Path | bytes) -> dict[str, int]:
         for o in range(sub.OperatorsLength()):
             counts[codes[sub.Operators(o).OpcodeIndex()]] += 1
     return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True)
+class SizeBreakdown:
+    """Where a ``.tflite`` file's bytes go: constant tensors (weights, biases) vs everything else."""
+
+    file_bytes: int
+    constant_bytes: int  # the data of every buffer: weights, biases, other constant tensors
+    operators: int
+    tensors: int
+
+    @property
+    def graph_bytes(self) -> int:
+        """Operators, tensor records (shapes, names, per-channel scales and zero points), signatures, metadata."""
+        return self.file_bytes - self.constant_bytes
+
+
+def size_breakdown(model: str | Path | bytes) -> SizeBreakdown:
+    """Measure how much of a file is constant data and how much is the graph around it."""
+    data, where = _read(model)
+    root, _ = _model(data, where)
+    constant = sum(root.Buffers(b).DataLength() for b in range(root.BuffersLength()))
+    operators = tensors = 0
+    for s in range(root.SubgraphsLength()):
+        sub = root.Subgraphs(s)
+        operators += sub.OperatorsLength()
+        tensors += sub.TensorsLength()
+    return SizeBreakdown(len(data), int(constant), operators, tensors)
 
 
 def forbidden_ops(ops: dict[str, int] | Sequence[str]) -> list[str]:

@@ -24,7 +24,7 @@ def trim_to_sign(rec: Recording) -> Recording:
     all see exactly what the device will see. Where the segmenter finds no
     sign (hands still throughout), the whole recording is kept.
     """
-    span = sign_span(rec.landmarks, rec.present, rec.fps, aspect=rec.aspect)
+    span = sign_span(rec.hands, rec.fps)
     if span is None:
         return rec
     start, stop = span

@@ -25,7 +25,7 @@ from edge_runtime.spec import FeatureSpec
 from export.cli.tflite import main
 from export.errors import ExportError
 from export.formats import BY_NAME, FORMATS, parse_formats
-from export.ops import forbidden_ops, op_counts
+from export.ops import forbidden_ops, op_counts, size_breakdown
 from export.pipeline import REPORT_FILE
 from export.verify import verify_file
 from host.features import load_features
@@ -142,6 +142,11 @@ def test_all_formats_written_verified_and_described(tiny_run: Path, tmp_path: Pa
     assert rows["int8"]["max_abs_diff"] < 0.2
     assert read_model_info(out / "model_int8.tflite").input.dtype == "float32"  # float I/O by default
     assert read_model_info(out / "model_int8.tflite").extra["calibration"]["split"] == "train"
+    # Where the bytes go: int8 weights take a quarter of float32's; the graph around them does not shrink.
+    f32, int8 = size_breakdown(out / "model_f32.tflite"), size_breakdown(out / "model_int8.tflite")
+    assert f32.constant_bytes + f32.graph_bytes == (out / "model_f32.tflite").stat().st_size
+    assert int8.constant_bytes < 0.35 * f32.constant_bytes and int8.graph_bytes > f32.graph_bytes
+    assert f32.operators == sum(rows["f32"]["ops"].values())
     # nothing half-written or temporary is left beside the results
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
 

@@ -75,7 +75,7 @@ def concatenate(takes: list[Recording], label: str = "stream") -> Recording:
 def sign_only(rec: Recording) -> HandSequence:
     """The frames the device will classify: training on the whole take (with its no-hand lead and tail)
     would teach the model a timing the device never shows it."""
-    start, stop = sign_span(rec.landmarks, rec.present, rec.fps, aspect=rec.aspect)
+    start, stop = sign_span(rec.hands, rec.fps)
     return rec.hands.frames(start, stop)
 
 

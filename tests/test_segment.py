@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge_runtime.hands import HandSequence
 from edge_runtime.segment import (UNKNOWN, Decider, DecisionConfig, SegmentConfig, Segmenter, SlidingWindow,
                                   segment_sequence, sign_span)
 
@@ -50,7 +51,8 @@ class Script:
         return np.array(self.t), np.stack(self.lm), np.stack(self.pr)
 
     def segments(self, config: SegmentConfig | None = None):
-        return segment_sequence(*self.arrays(), config=config)
+        t, lm, pr = self.arrays()
+        return segment_sequence(t, HandSequence(lm, pr), config=config)
 
 
 def test_hands_appear_sign_and_leave_make_one_segment():
@@ -193,9 +195,9 @@ def test_sign_span_cuts_a_recording_where_the_device_would():
     stream = Script().add("gone", 0.4).add("rest", 0.6, jitter=0.001).add("move", 1.0).add("gone", 0.5)
     t, lm, pr = stream.arrays()
     # visible but still hands before the sign are not part of it; the sign is the movement
-    start, stop = sign_span(lm, pr, fps=30.0)
+    start, stop = sign_span(HandSequence(lm, pr), fps=30.0)
     # the movement starts at frame 30; it is seen once it exceeds still_radius (frame 30 or 31)
     assert 30 <= start <= 31 and stop == 60
-    [s] = segment_sequence(t, lm, pr)
+    [s] = segment_sequence(t, HandSequence(lm, pr))
     assert (s.start_s, s.end_s) == (pytest.approx(t[start]), pytest.approx(t[stop - 1]))
-    assert sign_span(np.zeros((20, 2, 21, 3)), np.zeros((20, 2), bool), fps=30.0) is None
+    assert sign_span(HandSequence(np.zeros((20, 2, 21, 3)), np.zeros((20, 2), bool)), fps=30.0) is None

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Sequence
 
 from edge_runtime.cli.common import parser, run, setup_logging
-from export.ops import forbidden_ops, op_counts
+from export.ops import forbidden_ops, op_counts, size_breakdown
 
 PROG = "python -m export.cli.ops"
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    p = parser(PROG, "List the operators of .tflite files and flag non-builtin ones.\n\n"
+    p = parser(PROG, "List the operators of .tflite files, flag non-builtin ones, and say how many bytes are "
+                     "constant tensors and how many the graph.\n\n"
                      "example: python -m export.cli.ops runs/demo/export/model_int8.tflite")
     p.add_argument("models", nargs="+", type=Path, help=".tflite files")
     args = p.parse_args(argv)
@@ -23,8 +24,12 @@ def _main(argv: Sequence[str] | None) -> int:
     for path in args.models:
         ops = op_counts(path)
         bad = forbidden_ops(ops)
+        size = size_breakdown(path)
         print(f"{path}: {sum(ops.values())} ops, {len(ops)} kinds" + (f", NOT builtin: {', '.join(bad)}"
                                                                       if bad else ", builtin only"))
+        print(f"  {size.file_bytes} bytes: {size.constant_bytes} of constant tensors (weights, biases), "
+              f"{size.graph_bytes} of graph ({size.operators} operators, {size.tensors} tensor records with their "
+              "shapes and quantisation, metadata)")
         for name, count in ops.items():
             print(f"  {name:<32} {count}")
         status |= 1 if bad else 0
