@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
+from edge_runtime.sources import add_source_argument
 from train.cli.landmarks import NO_DEFAULT, add_landmark_arguments, backend_settings
 from train.record import RecordConfig, record
 
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=5, help="samples to record")
     p.add_argument("--seconds", type=float, default=2.0, help="length of each sample")
     p.add_argument("--countdown", type=float, default=3.0, help="seconds of countdown before each camera sample")
-    p.add_argument("--source", default="0", help="camera index, or a video file to cut into samples")
+    add_source_argument(p, help="what to record from: a camera (index, /dev device or picam[:N]), or a video file "
+                                "to cut into samples")
     p.add_argument("--signer", default="", help="who signs: lets training split by signer (default: unknown)"
                    + NO_DEFAULT)
     p.add_argument("--show", action="store_true", help="show the camera and the hands in a window (needs a display)")
@@ -54,7 +56,7 @@ def _main(argv: Sequence[str] | None) -> int:
     setup_logging(args.verbose)
     config = RecordConfig(
         out_dir=args.out_dir, word=args.word, samples=args.samples, seconds=args.seconds,
-        countdown=args.countdown, source=args.source, signer=args.signer, show=args.show,
+        countdown=args.countdown, source=args.source.text, signer=args.signer, show=args.show,
         backend=backend_settings(args), max_width=args.max_width, width=args.width, height=args.height,
     )
     results = record(config, notify=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True))
