@@ -90,7 +90,11 @@ def test_person_npz_missing_array_or_wrong_shape_is_one_line(tmp_path, capsys):
              labels=np.array(["a", "b"]))
     assert exit_code(main, ["npz", str(tmp_path / "q.npz"), str(tmp_path / "o2")]) == 2
     assert "q.npz: left_hand/right_hand must both be [N, T, 21, 3]" in capsys.readouterr().err
-    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+    (tmp_path / "r.npz").write_bytes(b"not a zip file")  # not an .npz at all, with the default --coord-frame auto
+    assert exit_code(main, ["npz", str(tmp_path / "r.npz"), str(tmp_path / "o3")]) == 2
+    err = capsys.readouterr().err
+    assert "r.npz: cannot read as .npz" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
 
 
 def test_shared_asl_people_import(shared_dir, tmp_path):

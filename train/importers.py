@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -141,13 +142,17 @@ def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     return data[key]
 
 
+def _load_npz(path: Path) -> Any:
+    """An ``.npz`` opened without pickle; a file that is not one is a DatasetError naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DatasetError(f"{path}: cannot read as .npz ({type(err).__name__}: {err})") from err
+
+
 def import_person_npz(path: Path, cfg: ImportConfig) -> list[Recording]:
     """Recordings of one ``<person>.npz`` file from the shared real-data sets."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise DatasetError(f"{path}: cannot read ({err})") from err
-    with data:
+    with _load_npz(path) as data:
         left, right = _array(data, "left_hand", path), _array(data, "right_hand", path)
         labels = _array(data, "labels", path)
         pose = data["pose"] if "pose" in data.files else None
@@ -249,7 +254,7 @@ def import_dataset(request: ImportRequest) -> ImportResult:
             if not path.is_file():
                 raise DatasetError(f"{path}: file not found")
             if coord == "auto":
-                with np.load(path, allow_pickle=False) as d:
+                with _load_npz(path) as d:
                     coord_here = "shoulder" if "sample_id" in d.files else "image"
             else:
                 coord_here = coord
