@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edge_runtime.capture import VIDEO_SUFFIXES
-from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.cli.common import parser, print_table, run, setup_logging
 from edge_runtime.errors import SignedgeError, SourceError
 from host.run_folder import RunFolder
 
@@ -254,26 +254,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+# Text columns of sign-bench's tables (the others hold numbers).
+_LEFT = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit", "measured",
+         "by how much"}
+
+
 def _print_table(title: str, head: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> None:
-    """A rich table on the terminal (plain text without rich). Every text is escaped: cells are data, and rich
-    would read ``pip install 'signedge[mediapipe]'`` as markup and print ``pip install 'signedge'``."""
-    try:
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-    except ImportError:  # the device may not have rich: plain text
-        print(title)
-        for row in [head] + body:
-            print(" | ".join(row))
-        return
-    table = Table(title=escape(title), title_justify="left")
-    left = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit",
-            "measured", "by how much"}
-    for name in head:
-        table.add_column(escape(name), justify="left" if name in left else "right", overflow="fold")
-    for i, row in enumerate(body):
-        table.add_row(*(escape(str(cell)) for cell in row), style=styles[i] if styles else None)
-    Console(width=max(180, Console().width)).print(table)
+    print_table(title, head, body, styles, left=_LEFT, width=180)
 
 
 def _report_header(plan: Plan, machine: dict[str, Any], argv: Sequence[str] | None) -> dict[str, Any]:

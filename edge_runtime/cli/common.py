@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from edge_runtime.errors import SignedgeError
 
@@ -44,3 +44,28 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILED
+
+
+def print_table(title: str, head: Sequence[str], body: Sequence[Sequence[object]],
+                styles: Sequence[str | None] | None = None, left: Collection[str] = (), width: int = 160) -> None:
+    """A results table on the terminal: rich when it is installed, plain text otherwise (a device may lack it).
+
+    Every title, header and cell is escaped: they are data, and rich would read ``pip install
+    'signedge[mediapipe]'`` as markup and print ``pip install 'signedge'``. Columns named in ``left`` are
+    left-aligned, the others (numbers) right-aligned.
+    """
+    try:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        for row in [list(head), *body]:
+            print(" | ".join(str(cell) for cell in row))
+        return
+    table = Table(title=escape(title), title_justify="left")
+    for name in head:
+        table.add_column(escape(name), justify="left" if name in left else "right", overflow="fold")
+    for i, row in enumerate(body):
+        table.add_row(*(escape(str(cell)) for cell in row), style=styles[i] if styles else None)
+    Console(width=max(width, Console().width)).print(table)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.cli.common import parser, print_table, run, setup_logging
 from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, help_table
 from export.pipeline import REPORT_FILE, ExportConfig, ExportReport
 
@@ -57,7 +57,7 @@ def _fmt(value: float | None, spec: str, missing: str = "-") -> str:
 
 
 def render(report: ExportReport) -> None:
-    """Print the verification table (rich when available, plain otherwise)."""
+    """Print the verification table."""
     header = ["format", "file", "size", "conv s", "agree", "max |dp|", "accuracy", "ms/seq", "ops", "gate"]
     rows = []
     for r in report.rows:
@@ -68,22 +68,8 @@ def render(report: ExportReport) -> None:
                      _fmt(r.accuracy, ".1%"), _fmt(r.ms_per_sequence, ".3f"), ops, verdict])
     title = (f"{report.run} -> {report.out}\nKeras accuracy {report.keras_accuracy:.1%}, every figure measured on "
              f"the {report.measured_on}")
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        print(title)
-        print(" | ".join(header))
-        for row in rows:
-            print(" | ".join(row))
-    else:
-        table = Table(title=title, title_justify="left")
-        for name in header:
-            table.add_column(name, justify="right" if name not in ("format", "file", "gate", "ops") else "left",
-                             overflow="fold")
-        for row, r in zip(rows, report.rows):
-            table.add_row(*row, style=None if r.passed else "red")
-        Console(width=max(160, Console().width)).print(table)
+    print_table(title, header, rows, styles=[None if r.passed else "red" for r in report.rows],
+                left=("format", "file", "gate", "ops"))
     print(f"report: {Path(report.out) / REPORT_FILE}")
     if not report.passed:
         failed = ", ".join(r.format for r in report.rows if not r.passed)

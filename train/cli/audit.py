@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from edge_runtime.cli.common import parser as base_parser
-from edge_runtime.cli.common import run, setup_logging
+from edge_runtime.cli.common import print_table, run, setup_logging
 from train.audit.config import AuditConfig
 from train.audit.result import AuditResult, describe_permutation
 from train.audit.run import audit_to_folder
@@ -43,32 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(result: AuditResult, out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
     n = len(result.recordings)
     unit = "signer" if result.by_person else "recording group"
-    console.print(f"audited {n} recordings of {len(result.labels)} labels"
-                  + (f" by {len(result.people)} people" if result.by_person else " (no signers: by recording only)")
-                  + f": out-of-fold accuracy {result.accuracy:.1%} (logistic regression, {result.folds}-fold "
-                  f"GroupKFold by {unit}); cleanlab flags {result.label_issues} recordings")
+    print(f"audited {n} recordings of {len(result.labels)} labels"
+          + (f" by {len(result.people)} people" if result.by_person else " (no signers: by recording only)")
+          + f": out-of-fold accuracy {result.accuracy:.1%} (logistic regression, {result.folds}-fold "
+          f"GroupKFold by {unit}); cleanlab flags {result.label_issues} recordings")
     for note in result.notes:
-        console.print(f"note: {note}")
+        print(f"note: {note}")
     flagged = result.flagged_people
     if result.by_person:
         if flagged:
-            table = Table(title=f"flagged people: {len(flagged)} of {len(result.people)}")
-            for col in ("signer", "recordings", "oof accuracy", "best permutation (agrees)", "flags"):
-                table.add_column(col, overflow="fold")
-            for p in flagged:
-                table.add_row(p.signer, str(p.stats.recordings), f"{p.accuracy:.0%}",
-                              f"{describe_permutation(p.permutation)} ({p.permutation_agreement:.0%})",
-                              "; ".join(p.short_flags()))
-            console.print(table)
+            head = ["signer", "recordings", "oof accuracy", "best permutation (agrees)", "flags"]
+            body = [[p.signer, str(p.stats.recordings), f"{p.accuracy:.0%}",
+                     f"{describe_permutation(p.permutation)} ({p.permutation_agreement:.0%})",
+                     "; ".join(p.short_flags())] for p in flagged]
+            print_table(f"flagged people: {len(flagged)} of {len(result.people)}", head, body, left=head, width=80)
         else:
-            console.print(f"no flagged people among {len(result.people)}")
-    console.print(f"{len(result.flagged_files)} recordings in {out / 'flagged.txt'}; report: {out / 'audit.md'}")
+            print(f"no flagged people among {len(result.people)}")
+    print(f"{len(result.flagged_files)} recordings in {out / 'flagged.txt'}; report: {out / 'audit.md'}")
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
