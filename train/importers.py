@@ -7,9 +7,8 @@ Two sources:
   person (``--signer``). Each frame holds MediaPipe Holistic keypoints
   concatenated as pose 33x4, [face 468x3,] left hand 21x3, right hand 21x3:
   1662 values with the face, 258 without.
-* ``npz``: per-person files ``<person>.npz`` with ``left_hand``/``right_hand``
-  [N, T, 21, 3], ``pose``, ``labels`` and either ``sequence`` (the shared ASL
-  sets) or ``word_id``/``view``/``sample_id`` (the shared AI Hub KSL set).
+* ``npz``: per-person files ``<person>.npz`` (the shared ASL and KSL sets),
+  read by ``train/import_npz.py``.
 
 Left and right. The project's slot 0 is the signer's own left hand as seen in
 an un-mirrored image. Holistic names hands from the body pose, the signer's
@@ -30,16 +29,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from edge_runtime.dataset import DatasetInfo, Recording, check_label, write_dataset
 from edge_runtime.errors import DatasetError
+from train.import_npz import ImportConfig, hands_to_slots, import_person_npz, npz_coord_frame
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +53,6 @@ LAYOUTS = {
 }
 
 
-@dataclass
-class ImportConfig:
-    fps: float = 30.0
-    aspect: float = 4 / 3  # OpenCV's default webcam frame is 640x480
-    signer: str = ""
-    coord_frame: str = "image"
-
-
 def split_holistic_frame(frame: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pose [33, 4], left hand [21, 3], right hand [21, 3] of one Holistic frame vector."""
     if frame.ndim != 1 or frame.shape[0] not in LAYOUTS:
@@ -71,14 +62,6 @@ def split_holistic_frame(frame: np.ndarray, where: str) -> tuple[np.ndarray, np.
     right = frame[-HAND_VALUES:].reshape(21, 3)
     left = frame[-2 * HAND_VALUES : -HAND_VALUES].reshape(21, 3)
     return pose, left, right
-
-
-def hands_to_slots(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[T, 21, 3] left and right (all zeros = not detected) → landmarks [T, 2, 21, 3], present [T, 2]."""
-    landmarks = np.stack([left, right], axis=1).astype(np.float32)
-    present = np.abs(landmarks).sum(axis=(2, 3)) > 0
-    landmarks[~present] = 0.0
-    return landmarks, present
 
 
 def _frame_number(path: Path) -> int:
@@ -132,62 +115,6 @@ def import_mpdata(root: Path, cfg: ImportConfig) -> list[Recording]:
                 landmarks=landmarks, present=present, pose=pose, label=label, fps=cfg.fps,
                 source_id=f"{signer}-{label}-{rec_dir.name}", signer=signer, aspect=cfg.aspect,
                 extra={"imported_from": "mpdata", "recording": rec_dir.name},
-            ))
-    return recs
-
-
-def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
-    if key not in data.files:
-        raise DatasetError(f"{path}: missing array {key!r} (has: {', '.join(sorted(data.files))})")
-    return data[key]
-
-
-def _load_npz(path: Path) -> Any:
-    """An ``.npz`` opened without pickle; a file that is not one is a DatasetError naming it."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DatasetError(f"{path}: cannot read as .npz ({type(err).__name__}: {err})") from err
-
-
-def import_person_npz(path: Path, cfg: ImportConfig) -> list[Recording]:
-    """Recordings of one ``<person>.npz`` file from the shared real-data sets."""
-    with _load_npz(path) as data:
-        left, right = _array(data, "left_hand", path), _array(data, "right_hand", path)
-        labels = _array(data, "labels", path)
-        pose = data["pose"] if "pose" in data.files else None
-        if left.ndim != 4 or left.shape[2:] != (21, 3) or right.shape != left.shape:
-            raise DatasetError(f"{path}: left_hand/right_hand must both be [N, T, 21, 3], got "
-                               f"{list(left.shape)} and {list(right.shape)}")
-        if labels.shape != (left.shape[0],):
-            raise DatasetError(f"{path}: labels has {labels.shape[0] if labels.ndim else 0} entries for "
-                               f"{left.shape[0]} recordings")
-        if pose is not None and (pose.shape[:2] != left.shape[:2] or pose.shape[2] != 33):
-            raise DatasetError(f"{path}: pose must be [N, T, 33, 3|4], got {list(pose.shape)}")
-        ksl = "sample_id" in data.files
-        if ksl:
-            ids = [str(s) for s in _array(data, "sample_id", path)]
-            word_ids = [str(s) for s in _array(data, "word_id", path)]
-            views = [str(s) for s in _array(data, "view", path)]
-        else:
-            seq = _array(data, "sequence", path) if "sequence" in data.files else np.arange(len(labels))
-        signer = cfg.signer or path.stem
-        recs = []
-        for i in range(left.shape[0]):
-            landmarks, present = hands_to_slots(left[i], right[i])
-            label = check_label(str(labels[i]), f"{path} recording {i}")
-            if ksl:
-                # The five camera views of one performance are one performance: one group, never split.
-                source, group = ids[i], f"{signer}-{word_ids[i]}"
-                extra = {"imported_from": path.name, "word_id": word_ids[i], "view": views[i], "sample_id": ids[i]}
-            else:
-                source = f"{signer}-{label}-{int(seq[i])}"
-                group = source
-                extra = {"imported_from": path.name, "sequence": int(seq[i])}
-            recs.append(Recording(
-                landmarks=landmarks, present=present, pose=None if pose is None else pose[i], label=label,
-                fps=cfg.fps, source_id=source, group=group, signer=signer,
-                aspect=1.0 if cfg.coord_frame == "shoulder" else cfg.aspect, extra=extra,
             ))
     return recs
 
@@ -253,11 +180,7 @@ def import_dataset(request: ImportRequest) -> ImportResult:
         if request.kind == "npz":
             if not path.is_file():
                 raise DatasetError(f"{path}: file not found")
-            if coord == "auto":
-                with _load_npz(path) as d:
-                    coord_here = "shoulder" if "sample_id" in d.files else "image"
-            else:
-                coord_here = coord
+            coord_here = npz_coord_frame(path) if coord == "auto" else coord
             cfg = ImportConfig(fps=request.fps, aspect=request.aspect, signer=request.signer, coord_frame=coord_here)
             recs += import_person_npz(path, cfg)
         else:
