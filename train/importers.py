@@ -7,8 +7,9 @@ Two sources:
   person (``--signer``). Each frame holds MediaPipe Holistic keypoints
   concatenated as pose 33x4, [face 468x3,] left hand 21x3, right hand 21x3:
   1662 values with the face, 258 without.
-* ``npz``: per-person files ``<person>.npz`` (the shared ASL and KSL sets),
-  read by ``train/import_npz.py``.
+* ``npz``: per-person files ``<person>.npz`` (the shared ASL, KSL and
+  mpdata-words sets), fixed-length [N, T, 21, 3] or variable-length with
+  ``lengths``; read by ``train/import_npz.py``.
 
 Left and right. The project's slot 0 is the signer's own left hand as seen in
 an un-mirrored image. Holistic names hands from the body pose, the signer's
@@ -209,6 +210,7 @@ def import_dataset(request: ImportRequest) -> ImportResult:
 def import_npz(files: Sequence[str | Path], dest: str | Path, *, force: bool = False, signer: str = "",
                fps: float = ImportConfig.fps, aspect: float = ImportConfig.aspect,
                coord_frame: str = "auto") -> ImportResult:
-    """``sign-import npz FILES DEST``: per-person ``.npz`` files (the shared ASL and KSL sets) into one dataset."""
+    """``sign-import npz FILES DEST``: per-person ``.npz`` files (the shared ASL, KSL and mpdata-words sets) into
+    one dataset."""
     return import_dataset(ImportRequest("npz", tuple(Path(f) for f in files), Path(dest), signer, fps, aspect,
                                         coord_frame, force))

@@ -22,10 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n"
         "  sign-import mpdata ~/MP_Data data/alice --signer alice\n"
         "  sign-import npz ../shared/data/asl-mpdata/*.npz data/asl8\n"
-        "  sign-import npz ../shared/data/ksl-aihub-keypoints/*.npz data/ksl --coord-frame shoulder",
+        "  sign-import npz ../shared/data/ksl-aihub-keypoints/*.npz data/ksl --coord-frame shoulder\n"
+        "  sign-import npz ../shared/data/mpdata-words/*.npz data/words    # variable-length recordings",
     )
     p.add_argument("kind", choices=KINDS, help="mpdata: MP_Data/<label>/<rec>/<frame>.npy folders; "
-                   "npz: <person>.npz files")
+                   "npz: <person>.npz files, [N, T, 21, 3] hands or, with a lengths array, recordings of any "
+                   "length concatenated")
     p.add_argument("inputs", nargs="+", type=Path, help="input folders (mpdata) or files (npz), then OUT_DIR")
     p.add_argument("--signer", default="", help="signer name (mpdata: one folder is one person; default: the "
                    "folder name; npz: default the file stem)")
