@@ -113,14 +113,17 @@ def shows_handshape(m: Measured, y: np.ndarray, person: np.ndarray, num_people: 
         known = ~np.isnan(centroids[:, 0])
         if not known.any():
             continue
-        dist = np.full((len(m.angles), num_labels), np.inf)
-        dist[:, known] = np.linalg.norm(m.angles[:, None, :] - centroids[None, known, :], axis=-1)
-        nearest = dist[mine].argmin(axis=1)
+        # The person's frames against every centroid; the other people's only against their own label's
+        # (all a radius needs): at 12k recordings the full matrix for every person took most of the audit.
+        dist = np.full((int(mine.sum()), num_labels), np.inf)
+        dist[:, known] = np.linalg.norm(m.angles[mine][:, None, :] - centroids[None, known, :], axis=-1)
+        nearest = dist.argmin(axis=1)
         rec_of_frame = m.angle_rec[mine]
         hand_frames = np.bincount(rec_of_frame, minlength=n)
         for lab in np.flatnonzero(known):
-            radius = np.quantile(dist[others & (frame_label == lab), lab], cfg.handshape_radius)
-            close = (nearest == lab) & (dist[mine, lab] <= radius)
+            own = np.linalg.norm(m.angles[others & (frame_label == lab)] - centroids[lab], axis=-1)
+            radius = np.quantile(own, cfg.handshape_radius)
+            close = (nearest == lab) & (dist[:, lab] <= radius)
             hits = np.bincount(rec_of_frame[close], minlength=n)
             share = hits / np.maximum(hand_frames, 1)
             shows[:, lab] |= (person == p) & (share >= cfg.handshape_frame_share) & (hand_frames > 0)
