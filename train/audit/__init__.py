@@ -26,14 +26,28 @@ What it does, in order:
    recordings and at least ``permutation_gain`` more than their labels as
    given); *missing handshape* (for a label whose handshape is distinctive,
    the person's recordings of that label never come close to it).
-5. Writes ``audit.md``, ``recordings.csv``, ``people.csv`` and ``flagged.txt``
-   (the manifest ``file`` of every recording flagged by cleanlab or by a
-   permutation, for ``sign-train --exclude-flagged``).
+5. Where recordings carry a body pose (``body``): per recording, the share of
+   frames whose left-hand block sits at the pose's LEFT wrist; a person whose
+   median share is below ``hand_block_share`` has swapped hand blocks (their
+   left/right features are mirrored, or the right hand fills both blocks), and
+   their recordings with a block at the other side's wrist are flagged.
+6. Mixed data, whose recordings carry ``extra["language"]`` (``languages``,
+   ``glosses``): a row per language, and labels whose people fall into groups
+   that sign them differently (split glosses: reported, never relabelled or
+   flagged). Split glosses can also be asked for on any dataset.
+7. Writes ``audit.md``, ``recordings.csv``, ``people.csv`` and ``flagged.txt``
+   (the manifest ``file`` of every recording flagged by cleanlab, by a
+   permutation or by swapped hand blocks, for ``sign-train --exclude-flagged``).
+   A dataset without languages whose hand blocks are fine gets exactly the
+   files it got before these mixed-data checks existed (``report_mixed``).
 
-No randomness anywhere (GroupKFold, lbfgs and cleanlab are deterministic), so
+No randomness anywhere (GroupKFold, lbfgs, cleanlab, Ward clustering and
+median polish are deterministic; small matrix products run on one thread), so
 the same dataset always gives the same files.
 
 The modules, in the order the audit runs: ``config`` (the thresholds),
-``measure`` (step 1), ``labels`` (steps 2-4), ``result`` (what it found, typed),
-``report`` (step 5) and ``run`` (``audit``: all of it, in that order).
+``measure`` (step 1, with ``body`` for the hand blocks), ``labels`` (steps 2-4),
+``languages`` and ``glosses`` (step 6), ``result`` (what it found, typed),
+``report`` with ``report_mixed`` and ``tables`` (step 7) and ``run``
+(``audit``: all of it, in that order).
 """

@@ -32,6 +32,13 @@ class AuditConfig:
     handshape_min_recall: float = 0.75
     handshape_max_false: float = 0.10
     handshape_never_share: float = 0.10
+    hand_block_share: float = 0.20  # a person's median share of left-block frames at the left wrist below this
+    hand_block_min_frames: int = 5  # recordings with fewer left-block frames (with a pose) are not judged
+    split_glosses: bool | None = None  # None: when the recordings carry a language (mixed data)
+    split_silhouette: float = 0.50
+    split_reading: float = 2 / 3  # share of a person's recordings of a label the model must read as one label
+    split_min_people: int = 2  # people in each group of a split gloss
+    split_min_recordings: int = 3  # a person's recordings of a label before their version of it counts
     spec: FeatureSpec = DEFAULT_SPEC
     progress: bool = False
 
@@ -42,10 +49,14 @@ class AuditConfig:
             raise AuditError(f"C must be positive, got {self.C}")
         for name in ("min_accuracy", "permutation_agreement", "permutation_gain", "handshape_radius",
                      "handshape_frame_share", "handshape_min_recall", "handshape_max_false",
-                     "handshape_never_share"):
+                     "handshape_never_share", "hand_block_share", "split_silhouette", "split_reading"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise AuditError(f"{name.replace('_', '-')} must be between 0 and 1, got {value}")
+        for name in ("hand_block_min_frames", "split_min_people", "split_min_recordings"):
+            value = getattr(self, name)
+            if value < 1:
+                raise AuditError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
     def rules(self) -> list[str]:
         """The flagging rules in words, for the report."""
@@ -65,3 +76,32 @@ class AuditConfig:
         cleanlab = ("**cleanlab**: `cleanlab.filter.find_label_issues` (prune_by_noise_rate) on the out-of-fold "
                     "probabilities; those recordings go to flagged.txt.")
         return [low, permuted, handshape, cleanlab]
+
+    def hand_block_rule(self) -> str:
+        """The hand-block rule in words (in the report when the data has languages or the rule fires)."""
+        return (f"**hand blocks look swapped**: where a recording has a body pose, the share of its frames in which "
+                f"the left-hand block's wrist (slot 0) is nearer the pose's left wrist (point 15) than its right "
+                f"wrist (16), over the frames with that hand and both pose wrists; recordings with fewer than "
+                f"{self.hand_block_min_frames} such frames are not judged. A person whose median share is below "
+                f"{self.hand_block_share:.0%} is flagged, and their recordings in which either block sits at the other "
+                f"side's wrist in most of its frames go to flagged.txt (their left/right features are mirrored, or "
+                f"the right hand fills both blocks, whatever the label): for a truly swapped person that is every "
+                f"recording, for one whose left block is a second copy of the right hand only those where it shows.")
+
+    def split_rules(self) -> list[str]:
+        """The split-gloss rules in words (in the report when the split-gloss check ran)."""
+        who = (f"**split glosses**: over the people with at least {self.split_min_recordings} recordings of a label, "
+               "leaving out people flagged for permuted labels or swapped hand blocks (their recordings are flagged "
+               f"already); each group needs at least {self.split_min_people} people. Reported, never relabelled, and "
+               "not in flagged.txt: a gloss that names two signs is a question for the vocabulary, not a wrong label.")
+        reading = (f"**split gloss, looks like another label**: a person's recordings of label X *read as* the label "
+                   f"the quick model predicts (out-of-fold) for at least {self.split_reading:.1%} of them; X splits "
+                   f"when enough people read as X and enough people read as the same other label Y.")
+        look = (f"**split gloss, looks like no other label**: per person, the mean time statistics of their X "
+                f"recordings, of the dominant hand only (each person mirrored so that the hand that moves more is "
+                f"their right one; a resting or doubled other hand is not a sign), standardised, minus the person's "
+                f"own offset (Tukey's median polish over people x labels, so only people with at least 3 labels "
+                f"count); Ward clustering into two groups; X splits when the silhouette is at least "
+                f"{self.split_silhouette:.2f}. Where the same people split the same way on another label, the report "
+                f"says so: a difference between the people (camera, framing, their sign language) rather than X.")
+        return [who, reading, look]

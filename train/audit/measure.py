@@ -1,4 +1,5 @@
-"""Step 1 of the audit: per-recording measurements (hands found, jitter, joint angles, model-input statistics).
+"""Step 1 of the audit: per-recording measurements (hands found, jitter, joint angles, model-input statistics,
+hand blocks against the pose, and the recording's language).
 
 Why a module of its own: these are plain facts about each recording, read
 once, that every later check (the quick model, the handshape test, the
@@ -17,6 +18,7 @@ from edge_runtime.dataset import Dataset
 from edge_runtime.features.hands_xy_angles import HAND_COLUMNS, frame_features, resample
 from edge_runtime.hands import NUM_ANGLES, NUM_POINTS
 from edge_runtime.spec import FeatureSpec
+from train.audit.body import hand_blocks
 from train.audit.result import HandStats
 
 _POS = NUM_POINTS * 2  # position columns per hand in the spec's layout: wrist (2) + 20 wrist-relative points (40)
@@ -30,6 +32,14 @@ class Measured:
     jitter: np.ndarray  # [n]
     angles: np.ndarray  # [m, 15] joint angles / pi of every detected hand in every frame
     angle_rec: np.ndarray  # [m] recording index of each row of ``angles``
+    has_pose: np.ndarray  # [n] bool
+    left_frames: np.ndarray  # [n] frames with the left block and both pose wrists (train.audit.body)
+    left_at_left: np.ndarray  # [n] share of them with the left block at the body's left wrist; nan: none
+    right_frames: np.ndarray  # [n] the same for the right block and the body's right wrist
+    right_at_right: np.ndarray  # [n]
+    same_hand: np.ndarray  # [n] share of both-block frames where the two blocks are one hand; nan: none
+    imported_share: np.ndarray  # [n] the source's own ``left_hand_near_pose15``; nan where it gave none
+    languages: list[str | None]  # [n] ``extra["language"]``; None where the recording has none
 
 
 def _jitter(ff: np.ndarray) -> float:
@@ -58,6 +68,10 @@ def measure(ds: Dataset, spec: FeatureSpec, progress: bool) -> Measured:
     hands = np.zeros((n, 4), np.int64)
     jitter = np.zeros(n)
     angles, angle_rec = [], []
+    has_pose = np.zeros(n, bool)
+    blocks = np.full((n, 5), np.nan)
+    imported = np.full(n, np.nan)
+    languages: list[str | None] = []
     for i in tqdm(range(n), desc="measuring", unit="rec", disable=not progress, leave=False):
         rec = ds.load(i)
         ff = frame_features(rec.hands)
@@ -71,9 +85,24 @@ def measure(ds: Dataset, spec: FeatureSpec, progress: bool) -> Measured:
             a = ff[on[:, h]][:, cols[_POS:_POS + NUM_ANGLES]]
             angles.append(a)
             angle_rec.append(np.full(len(a), i))
+        has_pose[i] = rec.pose is not None
+        b = hand_blocks(rec.landmarks, rec.present, rec.pose)
+        blocks[i] = b.left_frames, b.left_at_left, b.right_frames, b.right_at_right, b.same_hand
+        imported[i] = _number(rec.extra.get("left_hand_near_pose15"))
+        language = rec.extra.get("language")
+        languages.append(None if language is None else str(language))
     return Measured(stats, frames, hands, jitter,
-                     np.concatenate(angles) if angles else np.zeros((0, NUM_ANGLES), np.float32),
-                     np.concatenate(angle_rec) if angle_rec else np.zeros(0, np.int64))
+                    np.concatenate(angles) if angles else np.zeros((0, NUM_ANGLES), np.float32),
+                    np.concatenate(angle_rec) if angle_rec else np.zeros(0, np.int64),
+                    has_pose, blocks[:, 0].astype(np.int64), blocks[:, 1], blocks[:, 2].astype(np.int64), blocks[:, 3],
+                    blocks[:, 4], imported, languages)
+
+
+def _number(value: object) -> float:
+    """A metadata value as a float; nan when it is missing or not a number (a source's figure is optional)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
 
 
 def hand_stats(name: str, m: Measured, idx: np.ndarray) -> HandStats:

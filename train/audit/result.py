@@ -42,6 +42,18 @@ class RecordingAudit:
     reason: str
     frames: int
     jitter: float
+    language: str = ""  # the recording's ``extra["language"]``; "" when it has none
+
+
+@dataclass
+class HandBlockAudit:
+    """One person's hand blocks against the body pose (``train.audit.body``)."""
+
+    signer: str
+    judged: int  # recordings with enough left-block frames and a pose
+    share: float  # median share of left-block frames at the body's left wrist; nan when none judged
+    same_hand: float  # median share of both-block frames where the two blocks are one hand; nan when none
+    swapped: bool
 
 
 @dataclass
@@ -64,6 +76,12 @@ class PersonAudit:
     low_accuracy: bool
     missing_handshapes: list[MissingHandshape]
     flags: list[str]  # one sentence per rule that fired
+    languages: list[str] = field(default_factory=list)  # of their recordings, most recordings first
+    hand_blocks: HandBlockAudit | None = None  # None: none of their recordings has a pose
+
+    @property
+    def swapped_hands(self) -> bool:
+        return self.hand_blocks is not None and self.hand_blocks.swapped
 
     def short_flags(self) -> list[str]:
         """The flags in a few words, for a terminal table."""
@@ -73,6 +91,8 @@ class PersonAudit:
         if self.low_accuracy:
             out.append("low accuracy")
         out += [f"no {h.label} handshape" for h in self.missing_handshapes]
+        if self.swapped_hands:
+            out.append("hand blocks swapped")
         return out
 
 
@@ -92,6 +112,50 @@ class LabelAudit:
 
 
 @dataclass
+class GlossGroup:
+    """People who sign a label alike: what their recordings look like, and who they are."""
+
+    looks_like: str  # a label (the model's reading) or "group 1" / "group 2" (clusters)
+    people: list[str]
+
+
+@dataclass
+class SplitGloss:
+    """A label whose people fall into groups that sign it differently (``train.audit.glosses``)."""
+
+    label: str
+    rule: str  # "looks like another label" | "looks like no other label"
+    people: int  # people judged for this label
+    groups: list[GlossGroup]
+    numbers: str  # the figures the rule decided on, in words
+    same_split_on: list[str] = field(default_factory=list)  # other labels that split the same people the same way
+
+
+@dataclass
+class LanguageAudit:
+    """One row of the per-language table."""
+
+    language: str
+    people: int
+    recordings: int
+    labels: int
+    accuracy: float  # out-of-fold accuracy of the quick model (trained on every language) on these recordings
+    flagged_people: int  # people with a flag who have recordings in this language
+    flagged_recordings: int
+
+
+@dataclass
+class HandBlockSummary:
+    """The hand-block check over the dataset: how much it could see and how it agrees with a source's figure."""
+
+    with_pose: int  # recordings with a pose
+    judged: int  # recordings with enough left-block frames
+    imported_agree: int  # recordings whose imported left_hand_near_pose15 agrees with ours within 0.01
+    imported_compared: int  # recordings with both figures (0: the source gave none)
+    imported_max_difference: float
+
+
+@dataclass
 class AuditResult:
     """Everything the report says, typed, so training can use it without parsing files."""
 
@@ -106,6 +170,14 @@ class AuditResult:
     handshapes: list[HandshapeCheck]
     confusion: np.ndarray  # [given, predicted] out-of-fold counts
     notes: list[str] = field(default_factory=list)
+    has_languages: bool = False  # some recording carries ``extra["language"]``: mixed data
+    languages: list[LanguageAudit] = field(default_factory=list)
+    hand_blocks: HandBlockSummary | None = None  # None: no recording has a pose
+    split_glosses: list[SplitGloss] | None = None  # None: the check did not run
+
+    @property
+    def swapped_people(self) -> list[PersonAudit]:
+        return [p for p in self.people if p.swapped_hands]
 
     @property
     def accuracy(self) -> float:

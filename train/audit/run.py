@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.dataset import Dataset
+from train.audit.body import describe_hand_blocks, imported_agreement, person_hand_blocks, wrong_side
 from train.audit.config import AuditConfig, AuditError
+from train.audit.glosses import split_glosses
 from train.audit.labels import audit_person, handshape_checks, label_issues, out_of_fold, shows_handshape
-from train.audit.measure import hand_stats, measure
+from train.audit.languages import language_table, person_languages
+from train.audit.measure import Measured, hand_stats, measure
 from train.audit.report import write_report
-from train.audit.result import AuditResult, LabelAudit, RecordingAudit
+from train.audit.result import AuditResult, HandBlockSummary, LabelAudit, PersonAudit, RecordingAudit
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,12 @@ def audit(dataset_dir: str | Path, config: AuditConfig | None = None) -> AuditRe
     checks = handshape_checks(shows, y, person, len(people), labels, cfg) if by_person else []
     person_audits = [audit_person(name, np.flatnonzero(person == p), m, y, pred, shows, checks, labels, cfg)
                      for p, name in enumerate(people)]
+    has_languages = any(lang is not None for lang in m.languages)
+    _add_hand_blocks(person_audits, person, m, cfg)
+    for p, pa in enumerate(person_audits):
+        pa.languages = person_languages([m.languages[i] for i in np.flatnonzero(person == p)])
 
+    wrong = wrong_side(m.left_frames, m.left_at_left, m.right_frames, m.right_at_right)
     moved_by_person = {p.signer: {k: v for k, v in p.permutation.items() if k != v}
                        for p in person_audits if p.permuted}
     recordings = []
@@ -93,20 +101,60 @@ def audit(dataset_dir: str | Path, config: AuditConfig | None = None) -> AuditRe
         if row.label in moved:
             reasons.append(f"{row.signer}'s labels look permuted: {row.label} recordings look like "
                            f"{moved[row.label]}")
+        if person[i] >= 0 and person_audits[person[i]].swapped_hands and wrong[i]:
+            reasons.append(f"{row.signer}'s hand blocks look swapped: here a block sits at the other side's wrist "
+                           f"({_side('left', m.left_frames[i], m.left_at_left[i])}, "
+                           f"{_side('right', m.right_frames[i], m.right_at_right[i])})")
         recordings.append(RecordingAudit(
             row.file, row.signer, row.label, labels[pred[i]], float(probs[i, pred[i]]), float(probs[i, y[i]]),
-            bool(issues[i]), bool(reasons), "; ".join(reasons), int(m.frames[i]), float(m.jitter[i])))
+            bool(issues[i]), bool(reasons), "; ".join(reasons), int(m.frames[i]), float(m.jitter[i]),
+            m.languages[i] or ""))
 
     confusion = np.zeros((len(labels), len(labels)), np.int64)
     np.add.at(confusion, (y, pred), 1)
     label_audits = [LabelAudit(hand_stats(name, m, np.flatnonzero(y == lab)),
                               float(confusion[lab, lab] / max(confusion[lab].sum(), 1)), int(issues[y == lab].sum()))
                     for lab, name in enumerate(labels)]
+    glosses = None
+    wanted = has_languages if cfg.split_glosses is None else cfg.split_glosses
+    if wanted and by_person:
+        excluded = {p for p, pa in enumerate(person_audits) if pa.permuted or pa.swapped_hands}
+        glosses = split_glosses(m.stats, y, pred, person, people, labels, excluded, cfg)
+    elif wanted:
+        notes.append("Split glosses need signer names: not checked.")
     result = AuditResult(ds.folder, cfg, labels, by_person, folds, recordings, person_audits, label_audits, checks,
-                         confusion, notes)
+                         confusion, notes, has_languages,
+                         language_table(recordings, person_audits, m.languages) if has_languages else [],
+                         _hand_block_summary(m, cfg), glosses)
     log.info("audit done: accuracy %.3f, %d cleanlab issues, %d flagged people", result.accuracy,
              result.label_issues, len(result.flagged_people))
     return result
+
+
+def _add_hand_blocks(person_audits: list[PersonAudit], person: np.ndarray, m: Measured, cfg: AuditConfig) -> None:
+    """Each person's hand-block verdict (people without a pose get none) and, if swapped, its flag."""
+    for p, pa in enumerate(person_audits):
+        idx = np.flatnonzero(person == p)
+        if not m.has_pose[idx].any():
+            continue
+        pa.hand_blocks = person_hand_blocks(pa.signer, m.left_frames[idx], m.left_at_left[idx], m.same_hand[idx], cfg)
+        if pa.hand_blocks.swapped:
+            pa.flags.append(describe_hand_blocks(pa.hand_blocks))
+
+
+def _side(side: str, frames: int, share: float) -> str:
+    """``left block at the left wrist in 0% of 30 frames`` (frames with the block and a pose), or ``absent``."""
+    if frames == 0:
+        return f"{side} block absent"
+    return f"{side} block at the {side} wrist in {share:.0%} of {frames} frames"
+
+
+def _hand_block_summary(m: Measured, cfg: AuditConfig) -> HandBlockSummary | None:
+    if not m.has_pose.any():
+        return None
+    agree, compared, worst = imported_agreement(m.left_at_left, m.imported_share)
+    return HandBlockSummary(int(m.has_pose.sum()), int((m.left_frames >= cfg.hand_block_min_frames).sum()), agree,
+                            compared, worst)
 
 
 @dataclass

@@ -20,11 +20,15 @@ def build_parser() -> argparse.ArgumentParser:
         "sign-audit",
         "Audit a dataset before training: hands found, jitter, and labels that look wrong (out-of-fold\n"
         "predictions of a quick logistic regression, grouped by signer; cleanlab; per-person label\n"
-        "permutations; people who never make a label's handshape). Never changes the data.\n\n"
+        "permutations; people who never make a label's handshape; where a pose is present, people whose\n"
+        "left-hand block sits at the body's right wrist). For mixed data (recordings with a language)\n"
+        "also a table per language and labels that different people sign differently (split glosses).\n"
+        "Never changes the data.\n\n"
         "writes OUT/audit.md, recordings.csv, people.csv and flagged.txt (manifest files to exclude).\n\n"
         "examples:\n"
         "  sign-audit data/asl48                       # report in data/asl48-audit/\n"
-        "  sign-audit data/ksl7 --out reports/ksl7 --folds 7",
+        "  sign-audit data/ksl7 --out reports/ksl7 --folds 7\n"
+        "  sign-audit data/mpw --hand-block-share 0.3  # mixed data: per language, hand blocks, split glosses",
     )
     p.add_argument("dataset", type=Path, help="dataset folder (with manifest.csv)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: DATASET-audit beside the dataset)")
@@ -38,6 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="... and beat their labels as given by at least this much (0.30 = 30 points)")
     p.add_argument("--handshape-never-share", type=float, default=d.handshape_never_share,
                    help="flag a person when fewer than this share of their recordings of a label show its handshape")
+    p.add_argument("--hand-block-share", type=float, default=d.hand_block_share,
+                   help="flag a person whose left block is at the body's left wrist in less than this share of its "
+                        "frames (median over their recordings)")
+    p.add_argument("--hand-block-min-frames", type=int, default=d.hand_block_min_frames,
+                   help="judge a recording's hand blocks only with at least this many left-block frames with a pose")
+    # SUPPRESS: neither flag given means "decide from the data" (AuditConfig.split_glosses = None).
+    p.add_argument("--split-glosses", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                   help="look for labels that groups of people sign differently (default: only when the "
+                        "recordings carry a language)")
+    p.add_argument("--split-silhouette", type=float, default=d.split_silhouette,
+                   help="a label's people split into two groups when their clusters' silhouette reaches this")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -61,7 +76,25 @@ def _print_summary(result: AuditResult, out: Path) -> None:
             print_table(f"flagged people: {len(flagged)} of {len(result.people)}", head, body, left=head, width=80)
         else:
             print(f"no flagged people among {len(result.people)}")
+    _print_mixed(result)
     print(f"{len(result.flagged_files)} recordings in {out / 'flagged.txt'}; report: {out / 'audit.md'}")
+
+
+def _print_mixed(result: AuditResult) -> None:
+    """Per language, hand blocks and split glosses: one table or line each, where they apply."""
+    if result.languages:
+        head = ["language", "people", "recordings", "labels", "oof accuracy", "flagged people", "flagged recordings"]
+        print_table("per language", head, [[row.language, str(row.people), str(row.recordings), str(row.labels),
+                                            f"{row.accuracy:.1%}", str(row.flagged_people),
+                                            str(row.flagged_recordings)] for row in result.languages], left=head[:1])
+    if result.hand_blocks is not None and result.by_person:
+        judged = sum(1 for p in result.people if p.hand_blocks is not None and p.hand_blocks.judged)
+        swapped = result.swapped_people
+        print(f"hand blocks: {judged} of {len(result.people)} people judged against the body pose; "
+              + (f"swapped: {', '.join(p.signer for p in swapped)}" if swapped else "none look swapped"))
+    if result.split_glosses is not None:
+        labels = sorted({s.label for s in result.split_glosses}, key=result.labels.index)
+        print(f"split glosses (reported, not flagged): {', '.join(labels) if labels else 'none'}")
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +102,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     cfg = AuditConfig(folds=args.folds, C=args.C, min_accuracy=args.min_accuracy,
                       permutation_agreement=args.permutation_agreement, permutation_gain=args.permutation_gain,
-                      handshape_never_share=args.handshape_never_share, progress=not args.no_progress)
+                      handshape_never_share=args.handshape_never_share, hand_block_share=args.hand_block_share,
+                      hand_block_min_frames=args.hand_block_min_frames,
+                      split_glosses=getattr(args, "split_glosses", None), split_silhouette=args.split_silhouette,
+                      progress=not args.no_progress)
     written = audit_to_folder(args.dataset, args.out, cfg)
     _print_summary(written.result, written.folder)
     return 0
