@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-import host.layers  # noqa: F401  (registers custom layers before any model is loaded)
+from host.layers import LateDropoutSwitch  # (importing host.layers registers the custom layers for loading)
 from edge_runtime.dataset import Dataset, ManifestRow, Recording
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.hands import HandSequence
@@ -305,6 +305,7 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True,
                                       start_from_epoch=min(cfg.min_epochs, cfg.epochs - 1)),
         EpochLine(report, cfg.epochs, prefix),
+        LateDropoutSwitch(),  # models with host.layers.LateDropout switch it on at its epoch; others: nothing
     ]
     weights = class_weights(y_train, num_classes) if cfg.class_weights else None
     start = time.perf_counter()

@@ -25,6 +25,7 @@ EPILOG = """\
 examples:
   sign-synth data/synth && sign-train data/synth -o runs/demo
   sign-train data/synth -o runs/bilstm --model bilstm-attention --size lstm1=64 --size lstm2=32
+  sign-train data/words -o runs/words --model conv-transformer --size width=96   # the larger family, smaller
   sign-train data/synth -o runs/cv --folds 5          # grouped 5-fold cross-validation (no model written)
   sign-train data/synth -o runs/loso --folds loso     # leave one signer out: per-person accuracy
   sign-train data/synth -o runs/audit --audit-leakage # the seed's way vs ours, side by side
@@ -40,7 +41,7 @@ recording (the manifest's group); augmentation is applied on the fly to training
 
 # The names of train.models.MODELS, spelled out so that --help does not have to import TensorFlow
 # (tests/test_models.py checks that the two agree).
-MODEL_NAMES = ("compact", "bilstm-attention")
+MODEL_NAMES = ("compact", "bilstm-attention", "conv-transformer")
 
 
 def build_parser() -> Any:
