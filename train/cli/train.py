@@ -15,6 +15,7 @@ from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import DatasetError, ModelError
 from edge_runtime.spec import DEFAULT_SPEC, LAYOUTS
 from export.formats import DEFAULT_CALIBRATION
+from train.model_choice import AUTO, RULE
 
 PROG = "sign-train"
 # host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
@@ -53,10 +54,12 @@ def build_parser() -> Any:
     p.add_argument("data", help="dataset folder (manifest.csv + recordings/)")
     p.add_argument("-o", "--out", help="run folder to create; None = runs/<dataset folder name>")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
-    p.add_argument("--model", choices=MODEL_NAMES, default=None,
-                   help="architecture; None = compact, or the --init-from run's")
+    p.add_argument("--model", choices=(AUTO, *MODEL_NAMES), default=None,
+                   help=f"architecture; None = {AUTO}, or the --init-from run's. {AUTO}: {RULE} (counted over the "
+                        "whole dataset, before the split; the model card records the choice and its inputs)")
     p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a model size, e.g. width=32 (repeatable; see train/models.py)")
+                   help="override a model size, e.g. width=32 (repeatable; see train/models.py); with auto they "
+                        "must be sizes of the model auto picks")
     p.add_argument("--split", choices=("auto", "signer", "source"), default="auto",
                    help="group the split by signer or by source recording")
     p.add_argument("--folds", default=None, metavar="K|loso",
@@ -131,7 +134,7 @@ def make_config(args: Any) -> Any:
 
         init_card = RunFolder(args.init_from).card()
         name = init_card.model_name or None
-        if model and model != name:
+        if model and model not in (AUTO, name):
             raise ModelError(f"--init-from {args.init_from} is a {name!r} model; --model {model} conflicts with it")
         if sizes:
             raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
@@ -160,7 +163,7 @@ def make_config(args: Any) -> Any:
         from export.formats import parse_formats
 
         parse_formats(args.export_check)  # an unknown format fails before any data is read
-    return TrainConfig(model=model or "compact", sizes=sizes, epochs=args.epochs, patience=args.patience,
+    return TrainConfig(model=model or AUTO, sizes=sizes, epochs=args.epochs, patience=args.patience,
                        min_epochs=args.min_epochs,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
                        gce_q=args.gce_q, seed=args.seed,
@@ -233,6 +236,9 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.models import build_model
 
     loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet)
+    cfg = fit.resolve_model(cfg, loaded)
+    if cfg.model_choice:
+        _eprint(cfg.model_choice.line())
     exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
     if exclusions:
         dropped = len(loaded.rows) - len(exclusions.kept(loaded.rows))
