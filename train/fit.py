@@ -27,13 +27,13 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from host.layers import LateDropoutSwitch  # (importing host.layers registers the custom layers for loading)
 from edge_runtime.dataset import Dataset, ManifestRow, Recording
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.hands import HandSequence
 from edge_runtime.spec import DEFAULT_SPEC, POSE, FeatureSpec, check_same
 from export.formats import DEFAULT_CALIBRATION
 from host.features import trim_to_sign
+from host.layers import LateDropoutSwitch  # importing host.layers also registers the custom layers for loading
 from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from host.run_folder import ModelCard, RunFolder
 from train.augment import AugmentConfig, Augmenter
