@@ -67,7 +67,8 @@ def test_auto_is_resolved_once_from_the_dataset_and_sizes_are_checked_against_it
     named = TrainConfig(model="bilstm-attention")
     assert resolve_model(named, big) is named and named.model_choice is None
     assert TrainConfig().model == "compact"  # the library default (sign-accuracy's): the published model
-    with pytest.raises(ModelError, match="has no size lstm1 .*--model auto chose compact \\(3 classes, 24 recordings\\)"):
+    chose = r"has no size lstm1 .*--model auto chose compact \(3 classes, 24 recordings\)"
+    with pytest.raises(ModelError, match=chose):
         resolve_model(TrainConfig(model="auto", sizes={"lstm1": "8"}), small)
 
 

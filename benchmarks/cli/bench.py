@@ -356,7 +356,9 @@ def _main(argv: Sequence[str] | None) -> int:
     family = None
     if plan.family:
         from benchmarks.model_family import FamilyConfig, measure_family
+        from host.native_stderr import import_tensorflow
 
+        import_tensorflow(args.verbose)  # the family converts models: TensorFlow's start-up chatter is no result
         family = measure_family(FamilyConfig(classes=plan.family_classes, threads=plan.threads, calls=plan.repeats,
                                              warmup=plan.warmup, progress=plan.progress))
         _print_table(f"Model family: every architecture, untrained, {family.classes} classes, "

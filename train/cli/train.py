@@ -207,6 +207,12 @@ def _font_note(card: Any) -> None:
                 "fonts-noto-cjk); confusion_matrix.png shows class indices, names in labels.json")
 
 
+def _model_line(cfg: Any) -> None:
+    """Which architecture --model auto chose, and from what (nothing when the model was named)."""
+    if cfg.model_choice:
+        _eprint(cfg.model_choice.line())
+
+
 def _split_line(loaded: Any, split: Any) -> str:
     parts = []
     for name in ("train", "val", "test"):
@@ -236,9 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.models import build_model
 
     loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet)
-    cfg = fit.resolve_model(cfg, loaded)
-    if cfg.model_choice:
-        _eprint(cfg.model_choice.line())
+    cfg = fit.resolve_model(cfg, loaded)  # printed with the split, once every input is checked (one error line)
     exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
     if exclusions:
         dropped = len(loaded.rows) - len(exclusions.kept(loaded.rows))
@@ -254,6 +258,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         formats = parse_formats(cfg.export_check) if cfg.export_check else []
         splits = evaluate.plan_folds(loaded, cfg, exclusions)
+        _model_line(cfg)
         _eprint(f"{len(splits)} folds, grouped by {splits[0].mode}")
         with report.staged_folder(out, args.force) as tmp:
             cv = evaluate.cross_validate(loaded, cfg, report_line, exclusions, formats, cfg.calibration)
@@ -268,6 +273,7 @@ def _main(argv: Sequence[str] | None) -> int:
     split = evaluate.plan_holdout(loaded, cfg, exclusions)
     if cfg.init_from:
         check_init_leak(init_card, loaded, split, cfg.init_from)
+    _model_line(cfg)
     _eprint(_split_line(loaded, split))
     with report.staged_folder(out, args.force) as tmp:
         if args.audit_leakage:
