@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks.bench import KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport
+from benchmarks.model_family import FamilyReport
 from benchmarks.pipeline import PipelineRow
 from edge_runtime.files import atomic_path, write_json, write_text
 
@@ -30,6 +31,8 @@ MIN_AGREEMENT = 0.99  # every exported format vs Keras
 MAX_ACCURACY_DROP = 0.01  # one point
 MIN_LANDMARK_FPS = 25.0  # landmark extraction at 640 px wide
 TARGET_WIDTH = "640"
+LARGE_MODEL = "conv-transformer"  # issue #16: the model for larger vocabularies must stay real-time on a device
+LARGE_MODEL_MAX_MS = 2.0  # its int8 .tflite, 1 thread, p50 ms per sign, on the host the family is measured on
 
 
 @dataclass
@@ -119,13 +122,31 @@ def _landmark_targets(rows: Sequence[PipelineRow]) -> list[Target]:
     return out
 
 
-def evaluate_targets(classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow]) -> list[Target]:
+def _family_target(family: FamilyReport) -> Target:
+    what = f"{LARGE_MODEL} int8, 1 thread, per sign"
+    limit = f"<= {LARGE_MODEL_MAX_MS:g} ms (p50)"
+    row = family.row(LARGE_MODEL, "int8")
+    if 1 not in family.threads:
+        return Target("family_large_int8_ms", what, limit, "1 thread not in --threads", "NOT MEASURED")
+    if row is None or not row.ok or 1 not in row.latency:
+        return Target("family_large_int8_ms", what, limit, row.note if row else f"no {LARGE_MODEL} row",
+                      "NOT MEASURED")
+    value = row.latency[1]["p50_ms"]
+    ok = value <= LARGE_MODEL_MAX_MS
+    return Target("family_large_int8_ms", what, limit, f"{_ms(value)} ms", "PASS" if ok else "MISS",
+                  f"{'under' if ok else 'over'} by {abs(value - LARGE_MODEL_MAX_MS):.2f} ms")
+
+
+def evaluate_targets(classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
+                     family: FamilyReport | None = None) -> list[Target]:
     """Every target of the issue, from this run's measurements."""
     out = []
     if classifier is not None:
         out.append(_speedup_target(classifier))
         out += _agreement_targets(classifier)
     out += _landmark_targets(pipeline)
+    if family is not None:
+        out.append(_family_target(family))
     return out
 
 
@@ -189,6 +210,22 @@ def pipeline_cells(rows: Sequence[PipelineRow]) -> tuple[list[str], list[list[st
     return head, body
 
 
+def family_cells(report: FamilyReport) -> tuple[list[str], list[list[str]]]:
+    head = ["model", "params", "format", "size", "builtin ops"]
+    head += [f"ms/sign p50/p95 {t}t" for t in report.threads]
+    head.append("note")
+    body = []
+    for r in report.rows:
+        cells = [r.model, f"{r.params:,}", r.format, _size(r.size_bytes),
+                 "-" if not r.size_bytes else "no: " + ", ".join(r.forbidden_ops) if r.forbidden_ops else "yes"]
+        for t in report.threads:
+            lat = r.latency.get(t)
+            cells.append(f"{_ms(lat['p50_ms'])} / {_ms(lat['p95_ms'])}" if lat else "-")
+        cells.append(r.status.upper() + ": " + r.note if r.status != "ok" else r.note)
+        body.append(cells)
+    return head, body
+
+
 def target_cells(targets: Sequence[Target]) -> tuple[list[str], list[list[str]]]:
     return ["status", "target", "limit", "measured", "by how much"], \
         [[t.status, t.what, t.limit, t.measured, t.margin] for t in targets]
@@ -209,6 +246,15 @@ CLASSIFIER_NOTES = [
     "peak minus the resident size just before loading the model. Load and memory are those of the first thread "
     "count's process.",
     "Agreement: share of held-out sequences whose most likely class equals Keras model.predict's.",
+]
+FAMILY_NOTES = [
+    "Every architecture of sign-train (train.models.MODELS), built untrained at its default sizes for the stated "
+    "number of classes and the default feature spec: size and speed depend on the architecture, not on the weights.",
+    "Each is rebuilt for export as export-tflite does (batch 1, loops unrolled) and converted to f32 and int8 "
+    ".tflite (int8 calibrated on random inputs: calibration sets the scales, not the graph or the byte count); "
+    "builtin ops = no Flex, custom or resource-variable op (export.ops).",
+    "ms/sign: one [1, T, F] run through edge_runtime.model_file.open_model (quantise the input, invoke, dequantise "
+    "the output), p50 / p95 over the timed runs after the warm-up, in the converting process (TensorFlow idle).",
 ]
 PIPELINE_NOTES = [
     "Per pass: one video, fresh backend (tracking from the first frame); the first frame is the interpreters' "
@@ -239,9 +285,9 @@ def _md_table(head: list[str], body: list[list[str]]) -> str:
 
 
 def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
-             targets: Sequence[Target], machine_lines: Sequence[str]) -> str:
-    """The whole report as Markdown: command, machine, classifier table, targets, pipeline table, notes."""
-    parts = [f"# sign-bench: {data['run']}", "",
+             targets: Sequence[Target], machine_lines: Sequence[str], family: FamilyReport | None = None) -> str:
+    """The whole report as Markdown: command, machine, classifier table, model family, targets, pipeline, notes."""
+    parts = [f"# sign-bench: {data['run'] or 'model family'}", "",
              f"Command: `{data['command']}`  ", f"Created: {data['created']}", "", "## Machine", ""]
     parts += [f"- {line}" for line in machine_lines]
     if classifier is not None:
@@ -250,6 +296,12 @@ def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline
                   f"calls per row and thread count after {classifier.warmup} warm-up calls.", "",
                   _md_table(*classifier_cells(classifier)), ""]
         parts += [f"- {note}" for note in CLASSIFIER_NOTES]
+    if family is not None:
+        parts += ["", "## Model family: size and speed of every architecture", "",
+                  f"Untrained models for {family.classes} classes, T={family.spec['frames']}, "
+                  f"F={family.spec.get('num_features', '?')}; {family.calls} timed runs per file and thread count "
+                  f"after {family.warmup} warm-up runs.", "", _md_table(*family_cells(family)), ""]
+        parts += [f"- {note}" for note in FAMILY_NOTES]
     if targets:
         parts += ["", "## Targets", "", _md_table(*target_cells(targets))]
     if pipeline:
@@ -396,7 +448,7 @@ def _machine_title(machine: dict[str, Any]) -> str:
 
 def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport | None,
                  pipeline: Sequence[PipelineRow], targets: Sequence[Target],
-                 machine_lines: Sequence[str]) -> list[Path]:
+                 machine_lines: Sequence[str], family: FamilyReport | None = None) -> list[Path]:
     """bench.png, bench.md and bench.json in ``out`` (the JSON last: it marks a complete report); the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -404,10 +456,11 @@ def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport |
         written.append(out / PNG_FILE)
     else:
         (out / PNG_FILE).unlink(missing_ok=True)  # a plot from an earlier run must not pass for this one's
-    write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines))
+    write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines, family))
     written.append(out / MARKDOWN_FILE)
     payload = {**data, "classifier": classifier, "pipeline": list(pipeline), "targets": list(targets),
-               "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES}}
+               "model_family": family,
+               "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES, "model_family": FAMILY_NOTES}}
     write_json(out / JSON_FILE, jsonable(payload))
     written.append(out / JSON_FILE)
     return written

@@ -56,7 +56,9 @@ class RealSet:
     folds: str  # "loso" or K (grouped by person)
     about: str
     published: str  # the shared README's reference figure, quoted for comparison (not measured here)
-    training: dict[str, Any] = field(default_factory=dict)  # overrides of sign-train's defaults for this set
+    # Overrides of TrainConfig's defaults for this set. Its model stays compact (TrainConfig's default, which
+    # sign-train's --model auto also picks for every set here: at most 8 classes, train.model_choice).
+    training: dict[str, Any] = field(default_factory=dict)
     private: bool = False  # the files and models must never enter the repository (per-person aggregates only)
 
 

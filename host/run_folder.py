@@ -108,7 +108,7 @@ class ModelCard:
 
     @property
     def model(self) -> dict[str, Any]:
-        """The ``model`` block: ``name``, its sizes and ``params``."""
+        """The ``model`` block: ``name``, its sizes, ``params`` and (``--model auto``) ``chosen_by``."""
         return dict(self.data.get("model", {}))
 
     @property
@@ -118,7 +118,7 @@ class ModelCard:
     @property
     def model_sizes(self) -> dict[str, Any]:
         """The architecture's size settings, as ``train.models.build_model`` takes them."""
-        return {k: v for k, v in self.model.items() if k not in ("name", "params")}
+        return {k: v for k, v in self.model.items() if k not in ("name", "params", "chosen_by")}
 
     @property
     def dataset_path(self) -> str:

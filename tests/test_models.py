@@ -16,7 +16,8 @@ from edge_runtime.spec import DEFAULT_SPEC, FeatureSpec  # noqa: E402
 from train.models import MODELS, build_model, default_sizes, export_clone  # noqa: E402
 
 SMALL = {"compact": {"width": 16, "blocks": 2}, "bilstm-attention": {"lstm1": 8, "lstm2": 8, "attention": 8,
-                                                                      "dense": 8}}
+                                                                      "dense": 8},
+         "conv-transformer": {"width": 16, "stages": 1, "conv_blocks": 1, "kernel": 5, "heads": 2}}
 
 
 SPEC = FeatureSpec(frames=16)  # a short T keeps the unrolled LSTM quick to build; sizes use the default T

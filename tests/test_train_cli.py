@@ -74,6 +74,7 @@ def test_a_run_folder_has_the_contract_and_an_honest_test_number(data, first_run
     labels = json.loads((out / "labels.json").read_text(encoding="utf-8"))
     assert labels == sorted(WORDS) == card["labels"]
     assert card["model"]["name"] == "compact" and card["model"]["width"] == 8 and card["model"]["params"] > 0
+    assert card["model"]["chosen_by"]["by"] == "auto" and card["model"]["chosen_by"]["recordings"] == 24  # the default
     assert card["dataset"]["path"] == str(data.resolve()) and card["dataset"]["recordings"] == 24
     assert card["dataset"]["info"]["synthetic"] is True
     assert FeatureSpec.from_dict(card["spec"]).id == "hands-xy-angles-v1"
@@ -200,6 +201,7 @@ def test_init_from_continues_a_run_and_refuses_other_labels_or_a_leaking_split(d
     assert code == 0, err
     card = json.loads((tmp_path / "more" / "model_card.json").read_text(encoding="utf-8"))
     assert card["training"]["init_from"] == str(run_dir) and card["model"]["width"] == 8
+    assert card["model"]["name"] == "compact" and "chosen_by" not in card["model"]  # the run's architecture, not auto's
 
     other = tmp_path / "other"
     make_dataset(other, SynthConfig(words=WORDS[:2], signers=4, per_word=8, frames_min=20, frames_max=30))

@@ -15,6 +15,7 @@ epoch) on validation loss, class weights against imbalance, and seeds through
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -26,16 +27,17 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-import host.layers  # noqa: F401  (registers custom layers before any model is loaded)
 from edge_runtime.dataset import Dataset, ManifestRow, Recording
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.hands import HandSequence
 from edge_runtime.spec import DEFAULT_SPEC, POSE, FeatureSpec, check_same
 from export.formats import DEFAULT_CALIBRATION
 from host.features import trim_to_sign
+from host.layers import LateDropoutSwitch  # importing host.layers also registers the custom layers for loading
 from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from host.run_folder import ModelCard, RunFolder
 from train.augment import AugmentConfig, Augmenter
+from train.model_choice import AUTO, ModelChoice, choose_model
 from train.models import DEFAULT_MODEL, build_model, resolve_sizes
 from train.splits import Split
 
@@ -50,7 +52,13 @@ class TrainConfigError(SignedgeError, ValueError):
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a training run; ``sign-train`` flags mirror these fields."""
+    """Everything that decides a training run; ``sign-train`` flags mirror these fields.
+
+    ``model`` may be ``"auto"`` (``sign-train``'s default) until the dataset is
+    read: ``resolve_model`` then picks the architecture and checks ``sizes``
+    against it. The library default stays ``compact``, so code that builds a
+    config itself (``experiments``) keeps the model its published figures used.
+    """
 
     model: str = DEFAULT_MODEL
     sizes: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +83,7 @@ class TrainConfig:
     exclude_signers: list[str] = field(default_factory=list)
     export_check: str | None = None  # e.g. "f16,int8"; cross-validation only
     calibration: int = DEFAULT_CALIBRATION  # int8 calibration recordings per fold (training recordings only)
+    model_choice: ModelChoice | None = None  # what --model auto chose and from what (set by resolve_model)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "batch_size", "calibration"):
@@ -93,11 +102,13 @@ class TrainConfig:
             raise TrainConfigError(f"--gce-q must be in (0, 1], got {self.gce_q}")
         if self.strategy not in ("default", "mirrored"):
             raise TrainConfigError(f"--strategy must be default or mirrored, got {self.strategy!r}")
-        self.sizes = resolve_sizes(self.model, self.sizes)
+        if self.model != AUTO:  # auto's sizes are checked once resolve_model knows the architecture
+            self.sizes = resolve_sizes(self.model, self.sizes)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment"] = self.augment.to_dict()
+        data["model_choice"] = self.model_choice.to_dict() if self.model_choice else None
         return data
 
 
@@ -134,6 +145,25 @@ def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress:
         raise DatasetError(f"{ds.folder}: feature spec {spec.id} needs a body pose, but no recording keeps one "
                            "(import it with sign-import from files with 'pose')")
     return Loaded(ds, list(ds.rows), recs, ds.labels, spec)
+
+
+def resolve_model(cfg: TrainConfig, loaded: Loaded) -> TrainConfig:
+    """``cfg`` with ``--model auto`` replaced by the architecture ``train.model_choice`` picks for this dataset.
+
+    The one place ``auto`` is resolved: right after the dataset is read,
+    before anything is built from the config. Counts are the whole dataset's
+    (before split and exclusions), so every fold gets the same architecture.
+    A config with a named model is returned as it is.
+    """
+    if cfg.model != AUTO:
+        return cfg
+    choice = choose_model(len(loaded.labels), len(loaded.rows))
+    try:
+        sizes = resolve_sizes(choice.name, cfg.sizes)
+    except ModelError as err:
+        raise ModelError(f"{err}; --model auto chose {choice.name} ({choice.classes} classes, {choice.recordings} "
+                         "recordings): name the model with --model to use its sizes") from None
+    return dataclasses.replace(cfg, model=choice.name, sizes=sizes, model_choice=choice)
 
 
 def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -305,6 +335,7 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True,
                                       start_from_epoch=min(cfg.min_epochs, cfg.epochs - 1)),
         EpochLine(report, cfg.epochs, prefix),
+        LateDropoutSwitch(),  # models with host.layers.LateDropout switch it on at its epoch; others: nothing
     ]
     weights = class_weights(y_train, num_classes) if cfg.class_weights else None
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import os
 import shlex
 import sys
@@ -30,6 +31,8 @@ SHARED_LITE = SHARED / "models" / "hand_landmarker_lite.task"
 DEFAULT_MAX_VIDEOS = 3
 DEFAULT_REPEATS = 100
 QUICK_REPEATS = 30
+FAMILY_OUT = Path("bench") / "family"  # --family-only without RUN_DIR writes its report here
+DEFAULT_FAMILY_CLASSES = 21  # benchmarks.model_family.DEFAULT_CLASSES, spelled out so --help needs no NumPy import
 
 DESCRIPTION = """\
 Benchmark a trained run on this machine, in one report (RUN_DIR/bench/bench.md, bench.json, bench.png):
@@ -43,8 +46,13 @@ Benchmark a trained run on this machine, in one report (RUN_DIR/bench/bench.md, 
    inference), per stage and per frame, end-to-end FPS and the time from the end of a sign to its
    result; at the video's own width and at 640 px; litert (full and lite bundles) at each thread count
    and mediapipe (full).
-3. targets, with PASS / MISS and by how much: int8 at 1 thread >= 5x faster than Keras tf.function;
-   every format >= 99% agreement and accuracy within 1 point of Keras; landmarks at 640 px >= 25 fps.
+3. model family (--family, or --family-only without a run): every architecture of sign-train, untrained, at
+   --family-classes classes and the default spec (T=64, F=116): parameters, f32 and int8 .tflite size,
+   builtin ops only, ms per sign (one [1, T, F] run through the device's opener) at each thread count.
+   Size and speed do not depend on the weights; converting needs TensorFlow, so this is a host table.
+4. targets, with PASS / MISS and by how much: int8 at 1 thread >= 5x faster than Keras tf.function;
+   every format >= 99% agreement and accuracy within 1 point of Keras; landmarks at 640 px >= 25 fps;
+   (family) conv-transformer int8 <= 2 ms per sign at 1 thread.
 
 Run the same command on the device (a Raspberry Pi) to get its figures: rows that need what the device
 lacks (TensorFlow, mediapipe) are reported as unavailable, the rest is measured.
@@ -58,6 +66,7 @@ examples:
   sign-bench runs/demo --video clip.mp4 --threads 1,2,4 --repeats 300 --out bench/pi4
   sign-bench runs/demo --quick                     # one video, fewer timed calls (make demo)
   sign-bench runs/demo --no-pipeline               # the classifier table only
+  sign-bench --family-only --threads 1             # the model family alone (report in bench/family)
 """
 
 
@@ -65,7 +74,7 @@ examples:
 class Plan:
     """Everything ``sign-bench`` will do, checked before anything is measured."""
 
-    run_dir: Path
+    run_dir: Path | None  # None: --family-only without a run
     out: Path
     export_dir: Path
     dataset: Path | None
@@ -82,6 +91,8 @@ class Plan:
     tail_s: float = 1.0
     check: bool = False
     progress: bool = True
+    family: bool = False
+    family_classes: int = DEFAULT_FAMILY_CLASSES
 
 
 def _default_threads() -> list[int]:
@@ -165,7 +176,8 @@ def _check_out(folder: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = parser(PROG, DESCRIPTION)
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder written by sign-train")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", nargs="?", default=None,
+                   help="run folder written by sign-train (not needed with --family-only)")
     p.add_argument("--video", type=Path, nargs="*", default=argparse.SUPPRESS, metavar="FILE",
                    help=f"videos (or folders of videos) for the pipeline table (default: {SHARED_VIDEOS} when "
                         "present, spread over --max-videos)")
@@ -200,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one video and {QUICK_REPEATS} timed calls (unless --max-videos / --repeats say otherwise)")
     p.add_argument("--no-classifier", action="store_true", help="skip the classifier table")
     p.add_argument("--no-pipeline", action="store_true", help="skip the pipeline table")
+    p.add_argument("--family", action="store_true",
+                   help="also measure the model family (every architecture, untrained: size and ms per sign)")
+    p.add_argument("--family-only", action="store_true",
+                   help=f"only the model-family table; RUN_DIR is optional (report in RUN_DIR/bench, else "
+                        f"{FAMILY_OUT})")
+    p.add_argument("--family-classes", type=int, default=DEFAULT_FAMILY_CLASSES, metavar="N",
+                   help="vocabulary size the family's models are built for")
     p.add_argument("--check", action="store_true", help="exit with status 1 when a measured target is missed")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
@@ -221,14 +240,25 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise SignedgeError(f"{flag} must be at least {low}, got {value}")
     if not args.tail >= 0:
         raise SignedgeError(f"--tail must be 0 or more seconds, got {args.tail}")
-    if args.no_classifier and args.no_pipeline:
+    if args.family or args.family_only:
+        if args.family_classes < 2:
+            raise SignedgeError(f"--family-classes must be at least 2, got {args.family_classes}")
+        if importlib.util.find_spec("tensorflow") is None:
+            raise SignedgeError("the model-family table converts models with TensorFlow, which is not installed here "
+                                "(run it on the training host: pip install 'signedge[train]')")
+    if args.family_only:
+        return _family_plan(args, threads, repeats)
+    if args.run_dir is None:
+        raise SignedgeError("RUN_DIR is missing: name a run folder written by sign-train (only --family-only runs "
+                            "without one)")
+    if args.no_classifier and args.no_pipeline and not args.family:
         raise SignedgeError("--no-classifier and --no-pipeline together leave nothing to measure")
     read_run(args.run_dir, dataset)  # the run folder, its card, dataset and test split
     export_dir = getattr(args, "export_dir", RunFolder(args.run_dir).export_dir)
     plan = Plan(run_dir=args.run_dir, out=getattr(args, "out", args.run_dir / "bench"), export_dir=export_dir,
                 dataset=dataset, threads=threads, repeats=repeats, warmup=args.warmup,
                 classifier=not args.no_classifier, widths=widths, tail_s=args.tail, check=args.check,
-                progress=not args.quiet)
+                progress=not args.quiet, family=args.family, family_classes=args.family_classes)
     if not args.no_pipeline:
         videos, asked = resolve_videos(getattr(args, "video", None), max_videos)
         model = _pipeline_model(export_dir, args.pipeline_format)
@@ -254,9 +284,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _family_plan(args: argparse.Namespace, threads: list[int], repeats: int) -> Plan:
+    """--family-only: no classifier, no pipeline; the run folder, when given, only says where the report goes."""
+    if args.run_dir is not None:
+        RunFolder(args.run_dir).check_exists(model=False)
+    default_out = args.run_dir / "bench" if args.run_dir is not None else FAMILY_OUT
+    plan = Plan(run_dir=args.run_dir, out=getattr(args, "out", default_out), export_dir=Path(), dataset=None,
+                threads=threads, repeats=repeats, warmup=args.warmup, classifier=False, check=args.check,
+                progress=not args.quiet, family=True, family_classes=args.family_classes,
+                pipeline_note="--family-only")
+    _check_out(plan.out)
+    return plan
+
+
 # Text columns of sign-bench's tables (the others hold numbers).
 _LEFT = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit", "measured",
-         "by how much"}
+         "by how much", "builtin ops"}
 
 
 def _print_table(title: str, head: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> None:
@@ -267,7 +310,7 @@ def _report_header(plan: Plan, machine: dict[str, Any], argv: Sequence[str] | No
     """What the report says about how it was made: the command, when, on what, with which inputs."""
     return {"command": shlex.join([PROG, *(argv if argv is not None else sys.argv[1:])]),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "run": str(plan.run_dir), "machine": machine,
+            "run": str(plan.run_dir) if plan.run_dir is not None else "", "machine": machine,
             "config": {"threads": plan.threads, "repeats": plan.repeats, "warmup": plan.warmup,
                        "widths": [w or 0 for w in plan.widths], "tail_s": plan.tail_s,
                        "export_dir": str(plan.export_dir)},
@@ -284,7 +327,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from benchmarks.bench import ClassifierConfig, measure_classifiers, read_run
     from benchmarks.machine import header_lines, machine_info
     from benchmarks.pipeline import PipelineConfig, default_backends, measure_pipeline
-    from benchmarks.report import classifier_cells, evaluate_targets, pipeline_cells, target_cells, write_report
+    from benchmarks.report import (classifier_cells, evaluate_targets, family_cells, pipeline_cells, target_cells,
+                                   write_report)
 
     machine = machine_info()
     lines = header_lines(machine)
@@ -307,16 +351,30 @@ def _main(argv: Sequence[str] | None) -> int:
             tail_s=plan.tail_s, progress=plan.progress))
         _print_table(f"Pipeline: {len(plan.videos)} video(s), classifier {plan.pipeline_model.name}",
                      *pipeline_cells(pipeline), styles=[None if r.ok else "red" for r in pipeline])
-    elif plan.pipeline_note and not args.no_pipeline:
+    elif plan.pipeline_note and not args.no_pipeline and not args.family_only:
         print(f"pipeline table skipped: {plan.pipeline_note}")
-    targets = evaluate_targets(classifier, pipeline)
+    family = None
+    if plan.family:
+        from benchmarks.model_family import FamilyConfig, measure_family
+        from host.native_stderr import import_tensorflow
+
+        import_tensorflow(args.verbose)  # the family converts models: TensorFlow's start-up chatter is no result
+        family = measure_family(FamilyConfig(classes=plan.family_classes, threads=plan.threads, calls=plan.repeats,
+                                             warmup=plan.warmup, progress=plan.progress))
+        _print_table(f"Model family: every architecture, untrained, {family.classes} classes, "
+                     f"T={family.spec['frames']} ({family.calls} timed runs per file and thread count)",
+                     *family_cells(family),
+                     styles=[None if r.ok and not r.forbidden_ops else "red" for r in family.rows])
+    targets = evaluate_targets(classifier, pipeline, family)
     if targets:
         _print_table("Targets", *target_cells(targets),
                      styles=["green" if t.status == "PASS" else "red" if t.status == "MISS" else "yellow"
                              for t in targets])
-    written = write_report(plan.out, _report_header(plan, machine, argv), classifier, pipeline, targets, lines)
+    written = write_report(plan.out, _report_header(plan, machine, argv), classifier, pipeline, targets, lines,
+                           family)
     print("report: " + ", ".join(str(p) for p in written))
     failed = [r.name for r in classifier.rows if r.status == "failed"] if classifier is not None else []
+    failed += [f"{r.model} {r.format}" for r in family.rows if not r.ok or r.forbidden_ops] if family else []
     if failed:
         print(f"{PROG}: could not measure {', '.join(failed)} (see the note column)", file=sys.stderr)
     missed = [t for t in targets if t.status == "MISS"]

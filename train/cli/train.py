@@ -15,6 +15,7 @@ from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import DatasetError, ModelError
 from edge_runtime.spec import DEFAULT_SPEC, LAYOUTS
 from export.formats import DEFAULT_CALIBRATION
+from train.model_choice import AUTO, RULE
 
 PROG = "sign-train"
 # host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
@@ -25,6 +26,7 @@ EPILOG = """\
 examples:
   sign-synth data/synth && sign-train data/synth -o runs/demo
   sign-train data/synth -o runs/bilstm --model bilstm-attention --size lstm1=64 --size lstm2=32
+  sign-train data/words -o runs/words --model conv-transformer --size width=96   # the larger family, smaller
   sign-train data/synth -o runs/cv --folds 5          # grouped 5-fold cross-validation (no model written)
   sign-train data/synth -o runs/loso --folds loso     # leave one signer out: per-person accuracy
   sign-train data/synth -o runs/audit --audit-leakage # the seed's way vs ours, side by side
@@ -40,7 +42,7 @@ recording (the manifest's group); augmentation is applied on the fly to training
 
 # The names of train.models.MODELS, spelled out so that --help does not have to import TensorFlow
 # (tests/test_models.py checks that the two agree).
-MODEL_NAMES = ("compact", "bilstm-attention")
+MODEL_NAMES = ("compact", "bilstm-attention", "conv-transformer")
 
 
 def build_parser() -> Any:
@@ -52,10 +54,12 @@ def build_parser() -> Any:
     p.add_argument("data", help="dataset folder (manifest.csv + recordings/)")
     p.add_argument("-o", "--out", help="run folder to create; None = runs/<dataset folder name>")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
-    p.add_argument("--model", choices=MODEL_NAMES, default=None,
-                   help="architecture; None = compact, or the --init-from run's")
+    p.add_argument("--model", choices=(AUTO, *MODEL_NAMES), default=None,
+                   help=f"architecture; None = {AUTO}, or the --init-from run's. {AUTO}: {RULE} (counted over the "
+                        "whole dataset, before the split; the model card records the choice and its inputs)")
     p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a model size, e.g. width=32 (repeatable; see train/models.py)")
+                   help="override a model size, e.g. width=32 (repeatable; see train/models.py); with auto they "
+                        "must be sizes of the model auto picks")
     p.add_argument("--split", choices=("auto", "signer", "source"), default="auto",
                    help="group the split by signer or by source recording")
     p.add_argument("--folds", default=None, metavar="K|loso",
@@ -130,7 +134,7 @@ def make_config(args: Any) -> Any:
 
         init_card = RunFolder(args.init_from).card()
         name = init_card.model_name or None
-        if model and model != name:
+        if model and model not in (AUTO, name):
             raise ModelError(f"--init-from {args.init_from} is a {name!r} model; --model {model} conflicts with it")
         if sizes:
             raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
@@ -159,7 +163,7 @@ def make_config(args: Any) -> Any:
         from export.formats import parse_formats
 
         parse_formats(args.export_check)  # an unknown format fails before any data is read
-    return TrainConfig(model=model or "compact", sizes=sizes, epochs=args.epochs, patience=args.patience,
+    return TrainConfig(model=model or AUTO, sizes=sizes, epochs=args.epochs, patience=args.patience,
                        min_epochs=args.min_epochs,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
                        gce_q=args.gce_q, seed=args.seed,
@@ -203,6 +207,12 @@ def _font_note(card: Any) -> None:
                 "fonts-noto-cjk); confusion_matrix.png shows class indices, names in labels.json")
 
 
+def _model_line(cfg: Any) -> None:
+    """Which architecture --model auto chose, and from what (nothing when the model was named)."""
+    if cfg.model_choice:
+        _eprint(cfg.model_choice.line())
+
+
 def _split_line(loaded: Any, split: Any) -> str:
     parts = []
     for name in ("train", "val", "test"):
@@ -232,6 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.models import build_model
 
     loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet)
+    cfg = fit.resolve_model(cfg, loaded)  # printed with the split, once every input is checked (one error line)
     exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
     if exclusions:
         dropped = len(loaded.rows) - len(exclusions.kept(loaded.rows))
@@ -247,6 +258,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         formats = parse_formats(cfg.export_check) if cfg.export_check else []
         splits = evaluate.plan_folds(loaded, cfg, exclusions)
+        _model_line(cfg)
         _eprint(f"{len(splits)} folds, grouped by {splits[0].mode}")
         with report.staged_folder(out, args.force) as tmp:
             cv = evaluate.cross_validate(loaded, cfg, report_line, exclusions, formats, cfg.calibration)
@@ -261,6 +273,7 @@ def _main(argv: Sequence[str] | None) -> int:
     split = evaluate.plan_holdout(loaded, cfg, exclusions)
     if cfg.init_from:
         check_init_leak(init_card, loaded, split, cfg.init_from)
+    _model_line(cfg)
     _eprint(_split_line(loaded, split))
     with report.staged_folder(out, args.force) as tmp:
         if args.audit_leakage:
