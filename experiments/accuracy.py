@@ -71,6 +71,11 @@ SETS: dict[str, RealSet] = {s.name: s for s in (
     RealSet("ksl", ("ksl-aihub-keypoints",), "loso", "KSL (AI Hub), 7 native signers, 8 words, up to 5 camera "
             "views per performance (one group)", "logistic regression, LOSO: mean 73.5%, worst 56.0%",
             private=True),
+    # In-the-wild data, several sign languages under English glosses (issue #16). sign-train's --model auto picks
+    # the architecture (conv-transformer: 21 classes, 12,061 recordings); figures are also given per language.
+    RealSet("words21", ("mpdata-words",), "5", "21 signs by 62 people from public repositories, variable length, "
+            "several sign languages (ASL, ISL, BSL, PSL, Thai, Vietnamese, Sri Lankan; 58% unspecified)",
+            "none published", training={"model": "auto", "epochs": 60, "patience": 15, "batch_size": 64}),
 )}
 
 
@@ -186,6 +191,26 @@ def arm_summary(cv: Any, reference: dict[str, float], formats: Sequence[str]) ->
     return out
 
 
+def per_language(cv: Any, loaded: Any) -> dict[str, Any]:
+    """Per stated language (a recording's ``extra["language"]``): recordings, people, pooled and per-person
+    accuracy of the Keras model; empty for a set whose recordings state none."""
+    from train.evaluate import people_summary
+
+    language = {row.file: str(rec.extra.get("language", "")) for row, rec in zip(loaded.rows, loaded.recordings)}
+    if not any(language.values()):
+        return {}
+    hits: dict[str, dict[str, list[bool]]] = {}
+    for r in cv.rows:
+        hits.setdefault(language[r["file"]] or "unspecified", {}).setdefault(r["signer"], []).append(
+            r["predicted"] == r["label"])
+    out = {}
+    for lang, people in sorted(hits.items()):
+        every = [h for person in people.values() for h in person]
+        out[lang] = {"recordings": len(every), "people": len(people), "pooled": float(np.mean(every)),
+                     "keras": people_summary([float(np.mean(h)) for h in people.values()])}
+    return {"per_language": out}
+
+
 def person_rows(arms: dict[str, Any], references: dict[str, dict[str, float]], flags: dict[str, str],
                 formats: Sequence[str]) -> list[dict[str, Any]]:
     """Per person and arm: recordings, Keras, each format, the reference, the audit's flags."""
@@ -212,7 +237,7 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
     from train.augment import AugmentConfig
     from train.evaluate import cross_validate, plan_folds
     from train.exclusions import load_exclusions
-    from train.fit import TrainConfig, load_dataset
+    from train.fit import TrainConfig, load_dataset, resolve_model
     from train.models import build_model
     from train.splits import parse_folds
 
@@ -231,6 +256,7 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
     formats = parse_formats(export_check) if export_check else []
     names = [f.name for f in formats]
     loaded = load_dataset(dataset, progress=False)
+    cfg = resolve_model(cfg, loaded)  # "auto" becomes the architecture sign-train would choose for this set
     exclusions = load_exclusions(loaded.rows, flagged) if flagged.read_text(encoding="utf-8").strip() else None
     params = build_model(cfg.model, loaded.spec, len(loaded.labels), **cfg.sizes).count_params()
 
@@ -277,7 +303,8 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
                           "trained on the same folds' training people (the audited arm: without the flagged "
                           "recordings)",
         "reference_published": real.published,
-        "arms": {name: arm_summary(cv, references[name], names) for name, cv in arms.items()},
+        "arms": {name: {**arm_summary(cv, references[name], names), **per_language(cv, loaded)}
+                 for name, cv in arms.items()},
         "per_person": person_rows(arms, references, flags, names),
         "seconds": timings,
     }

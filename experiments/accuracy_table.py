@@ -108,6 +108,10 @@ def markdown(payload: dict[str, Any]) -> str:
                 fv = arm["front_view"]
                 text += (f" Front view (F) alone: {fv['recordings']} recordings, per-person mean "
                          f"{_pct(fv['people']['mean'])}, worst {_pct(fv['people']['worst'])}.")
+            if arm.get("per_language"):
+                text += " Per language (recordings, people: pooled, per-person mean): " + "; ".join(
+                    f"{lang} ({e['recordings']}, {e['people']}: {_pct(e['pooled'])}, {_pct(e['keras']['mean'])})"
+                    for lang, e in arm["per_language"].items()) + "."
             lines.append(text)
         lines.append(f"- Run time: {', '.join(f'{k} {_minutes(v)}' for k, v in r['seconds'].items())}.")
         arms = [n for n, a in r["arms"].items() if "skipped" not in a]

@@ -306,3 +306,40 @@ def test_sign_accuracy_writes_the_table_with_aggregates_only_for_a_private_set(t
     with pytest.raises(SystemExit) as done:
         sign_accuracy(["--sets", "nope", "--out", str(tmp_path / "x")])
     assert done.value.code != 0 and "unknown set 'nope'" in capsys.readouterr().err
+
+
+def fake_words_shared(root: Path, signers: int = 6) -> Path:
+    """A stand-in for ../shared's mpdata-words: per-person npz, variable-length recordings with a language."""
+    cfg = SynthConfig(words=("hello", "thankyou", "water"), signers=signers, per_word=3 * signers, frames_min=24,
+                      frames_max=40)
+    folder = root / "data" / "mpdata-words"
+    folder.mkdir(parents=True)
+    by_signer: dict[str, list] = defaultdict(list)
+    for rec in synthesize(cfg):
+        by_signer[rec.signer].append(rec)
+    for s, (signer, recs) in enumerate(sorted(by_signer.items())):
+        lm = np.concatenate([np.where(r.present[..., None, None], r.landmarks, 0.0) for r in recs])
+        np.savez(folder / f"gh-person{s}.npz", left_hand=lm[:, 0].astype(np.float16),
+                 right_hand=lm[:, 1].astype(np.float16), pose=np.zeros((len(lm), 33, 3), np.float16),
+                 lengths=np.array([r.num_frames for r in recs], np.int32), labels=np.array([r.label for r in recs]),
+                 language=np.array(["ASL" if s % 2 else "unspecified"] * len(recs)))
+    return root
+
+
+def test_sign_accuracy_on_in_the_wild_words_reports_each_language(tmp_path, capsys):
+    from experiments.cli.accuracy import main as sign_accuracy
+
+    shared = fake_words_shared(tmp_path / "shared")
+    out = tmp_path / "results" / "accuracy"
+    with pytest.raises(SystemExit) as done:
+        sign_accuracy(["--sets", "words21", "--shared", str(shared), "--work", str(tmp_path / "work"), "--out",
+                       str(out), "--epochs", "2", "--patience", "1", "--export-check", "", "-q"])
+    assert done.value.code == 0, capsys.readouterr().err
+    (words,) = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["sets"]
+    assert words["people"] == 6 and words["protocol"].startswith("5-fold")
+    assert words["training"]["model"] == "compact"  # what --model auto picks for 3 signs
+    languages = words["arms"]["all"]["per_language"]
+    assert set(languages) == {"ASL", "unspecified"}
+    assert sum(e["recordings"] for e in languages.values()) == words["recordings"]
+    assert all(e["people"] == 3 and 0.0 <= e["pooled"] <= 1.0 for e in languages.values())
+    assert "Per language" in out.with_suffix(".md").read_text(encoding="utf-8")
