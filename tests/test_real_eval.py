@@ -244,16 +244,21 @@ def test_a_body_reference_spec_moves_with_the_person_and_mirrors_with_the_hands(
     assert not spec.model_input(replace(seq, pose=None))[:, 116:].any()
 
 
+def recordings_by_signer(cfg: SynthConfig) -> list[list]:
+    """Synthetic recordings grouped by signer, signers in name order: one per-person file each."""
+    by_signer: dict[str, list] = defaultdict(list)
+    for rec in synthesize(cfg):
+        by_signer[rec.signer].append(rec)
+    return [recs for _, recs in sorted(by_signer.items())]
+
+
 def fake_ksl_shared(root: Path, signers: int = 4) -> Path:
     """A stand-in for ../shared with the KSL set's file layout: per-signer npz, two camera views per performance."""
     cfg = SynthConfig(words=("가다", "감사", "우유"), signers=signers, per_word=4 * signers, frames_min=32,
                       frames_max=32)
     folder = root / "data" / "ksl-aihub-keypoints"
     folder.mkdir(parents=True)
-    by_signer: dict[str, list] = defaultdict(list)
-    for rec in synthesize(cfg):
-        by_signer[rec.signer].append(rec)
-    for s, (signer, recs) in enumerate(sorted(by_signer.items())):
+    for s, recs in enumerate(recordings_by_signer(cfg)):
         arrays: dict[str, list] = defaultdict(list)
         for k, rec in enumerate(recs):
             for view in ("F", "L"):
@@ -314,10 +319,7 @@ def fake_words_shared(root: Path, signers: int = 6) -> Path:
                       frames_max=40)
     folder = root / "data" / "mpdata-words"
     folder.mkdir(parents=True)
-    by_signer: dict[str, list] = defaultdict(list)
-    for rec in synthesize(cfg):
-        by_signer[rec.signer].append(rec)
-    for s, (signer, recs) in enumerate(sorted(by_signer.items())):
+    for s, recs in enumerate(recordings_by_signer(cfg)):
         lm = np.concatenate([np.where(r.present[..., None, None], r.landmarks, 0.0) for r in recs])
         np.savez(folder / f"gh-person{s}.npz", left_hand=lm[:, 0].astype(np.float16),
                  right_hand=lm[:, 1].astype(np.float16), pose=np.zeros((len(lm), 33, 3), np.float16),
