@@ -92,3 +92,55 @@ def hand_size(points: np.ndarray) -> np.ndarray:
     """Mean 2-D wrist-to-knuckle distance of hands [..., 21, 2+]: the unit of hand shape."""
     spokes = points[..., _KNUCKLES, :2] - points[..., :1, :2]
     return np.linalg.norm(spokes, axis=-1).mean(axis=-1)
+
+
+def mirror(hands: HandSequence) -> HandSequence:
+    """Left/right mirror: x reflected about the sequence's mean hand x AND the hand slots swapped.
+
+    What a left-handed signer (or a selfie-mirrored camera) looks like to a
+    right-handed model. Reflecting about the sequence's own mean keeps image
+    coordinates in place and makes mirror(mirror(h)) == h. A body pose, where
+    there is one, is reflected with the hands (its undetected, all-zero points
+    stay zero). Used by training augmentation and by ``hands-dominant-v1``.
+    """
+    lm = hands.landmarks.astype(np.float64).copy()
+    pose = hands.pose
+    if hands.present.any():
+        mid = float(lm[hands.present][..., 0].mean())
+        lm[..., 0] = 2.0 * mid - lm[..., 0]
+        if pose is not None:
+            pose = np.array(pose, dtype=np.float32, copy=True)
+            found = np.abs(pose[..., :2]).sum(axis=-1) > 1e-6
+            pose[..., 0] = np.where(found, 2.0 * mid - pose[..., 0], pose[..., 0])
+    present = hands.present[:, ::-1].copy()
+    lm = lm[:, ::-1].astype(np.float32)
+    lm[~present] = 0.0
+    return replace(hands, landmarks=lm, present=present, pose=pose)
+
+
+def hand_activity(hands: HandSequence) -> np.ndarray:
+    """How much each hand moves over the sequence [2]: summed frame-to-frame displacement of its 21 points.
+
+    In hand sizes (square units divided by the sequence's median hand size),
+    over consecutive frames where the hand is present in both; a hand never
+    seen, or seen still, scores 0. The signing hand moves; a resting or
+    half-visible other hand barely does.
+    """
+    pts = hands.square()[..., :2]
+    sizes = hand_size(pts)
+    seen = hands.present & (sizes > _EPS)
+    unit = float(np.median(sizes[seen])) if seen.any() else 1.0
+    steps = np.linalg.norm(np.diff(pts, axis=0), axis=-1).sum(axis=-1)  # [N-1, 2]
+    both = hands.present[1:] & hands.present[:-1]
+    return np.where(both, steps, 0.0).sum(axis=0) / max(unit, _EPS)
+
+
+def dominant_first(hands: HandSequence) -> HandSequence:
+    """The sequence with its more active hand in the RIGHT slot: mirrored when the left hand moves more.
+
+    Why: the same one-handed sign made with either hand, or filmed through a
+    mirrored (selfie) camera, or stored with swapped hand blocks, then gives
+    one input instead of two. Ties (neither hand moves) keep the sequence as it is.
+    """
+    activity = hand_activity(hands)
+    return mirror(hands) if activity[LEFT] > activity[RIGHT] else hands

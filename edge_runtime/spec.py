@@ -14,6 +14,8 @@ device classifier) reads ``num_features`` and ``model_input`` from the spec.
 Registered:
 
 - ``hands-xy-angles-v1`` (the default; ``features/hands_xy_angles.py``): 116 values a frame.
+- ``hands-dominant-v1`` (``features/dominant_hand.py``): the default's 116 values after hand-dominance
+  canonicalisation (the more active hand in the right slot), for data mixing left- and right-handed signers.
 - ``hands-shoulders-v1``, ``hands-face-v1`` (``features/body_reference.py``): the same plus each wrist
   relative to the shoulders or the face, 120 values; they need a pose, which the device pipeline lacks.
 """
@@ -27,7 +29,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from edge_runtime.errors import SignedgeError
-from edge_runtime.features import body_reference, hands_xy_angles
+from edge_runtime.features import body_reference, dominant_hand, hands_xy_angles
 from edge_runtime.hands import HandSequence
 
 HANDS = "hands"  # hand landmarks: what every landmark backend gives
@@ -71,6 +73,10 @@ for _kind, _what in (("shoulders", "the shoulders"), ("face", "the face")):
     register(Layout(f"hands-{_kind}", 1, hands_xy_angles.NUM_FEATURES + body_reference.BODY_COLUMNS,
                     frozenset({HANDS, POSE}), partial(body_reference.model_input, kind=_kind),
                     f"hands-xy-angles-v1 plus each wrist relative to {_what} (pose needed)"))
+register(Layout("hands-dominant", 1, dominant_hand.NUM_FEATURES, frozenset({HANDS}), dominant_hand.model_input,
+                "hands-xy-angles-v1 with the more active hand always in the right-hand slot (mirrored when the "
+                "left moves more): left- and right-handed signers, mirrored cameras and swapped hand blocks give "
+                "one input (116 a frame)"))
 
 
 @dataclass(frozen=True)

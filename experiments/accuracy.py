@@ -60,6 +60,8 @@ class RealSet:
     # sign-train's --model auto also picks for every set here: at most 8 classes, train.model_choice).
     training: dict[str, Any] = field(default_factory=dict)
     private: bool = False  # the files and models must never enter the repository (per-person aggregates only)
+    spec: str = "hands-xy-angles-v1"  # the feature spec id (sign-train --spec) and its T (--frames)
+    frames: int = 64
 
 
 SETS: dict[str, RealSet] = {s.name: s for s in (
@@ -73,9 +75,13 @@ SETS: dict[str, RealSet] = {s.name: s for s in (
             private=True),
     # In-the-wild data, several sign languages under English glosses (issue #16). sign-train's --model auto picks
     # the architecture (conv-transformer: 21 classes, 12,061 recordings); figures are also given per language.
+    # Hand dominance is canonicalised (left- and right-handed people, mirrored cameras, swapped hand blocks) and
+    # T = 32 (median recording 30 frames, longest 78); the budget (30 epochs, batch 128) is set by run time.
     RealSet("words21", ("mpdata-words",), "5", "21 signs by 62 people from public repositories, variable length, "
             "several sign languages (ASL, ISL, BSL, PSL, Thai, Vietnamese, Sri Lankan; 58% unspecified)",
-            "none published", training={"model": "auto", "epochs": 60, "patience": 15, "batch_size": 64}),
+            "none published", training={"model": "auto", "epochs": 30, "patience": 6, "min_epochs": 8,
+                                        "batch_size": 128},
+            spec="hands-dominant-v1", frames=32),
 )}
 
 
@@ -232,6 +238,7 @@ def person_rows(arms: dict[str, Any], references: dict[str, dict[str, float]], f
 def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, overrides: dict[str, Any],
                  report: Callable[[str], None] | None) -> dict[str, Any]:
     """Import, audit, cross-validate twice (all recordings / without the flagged ones), export check, reference."""
+    from edge_runtime.spec import FeatureSpec
     from export.formats import parse_formats
     from train import report as run_report
     from train.augment import AugmentConfig
@@ -255,7 +262,7 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
                       **training)
     formats = parse_formats(export_check) if export_check else []
     names = [f.name for f in formats]
-    loaded = load_dataset(dataset, progress=False)
+    loaded = load_dataset(dataset, spec=FeatureSpec.by_id(real.spec, real.frames), progress=False)
     cfg = resolve_model(cfg, loaded)  # "auto" becomes the architecture sign-train would choose for this set
     exclusions = load_exclusions(loaded.rows, flagged) if flagged.read_text(encoding="utf-8").strip() else None
     params = build_model(cfg.model, loaded.spec, len(loaded.labels), **cfg.sizes).count_params()
@@ -296,7 +303,7 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
         "training": {k: v for k, v in cfg.to_dict().items()
                      if k in ("model", "sizes", "epochs", "patience", "min_epochs", "batch_size", "learning_rate",
                               "loss", "gce_q", "seed", "val_fraction", "calibration", "export_check")},
-        "params": int(params),
+        "params": int(params), "spec": {"id": loaded.spec.id, "frames": loaded.spec.frames},
         "audit": {"flagged_recordings": len(result.flagged_files), "flagged_people": sorted(flags),
                   "oof_accuracy_logistic_5fold": result.accuracy},
         "reference_what": "logistic regression (C=0.1) on mean/std/min/max over time of the spec's model input, "

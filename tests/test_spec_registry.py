@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.features import body_reference
-from edge_runtime.hands import LEFT, RIGHT, HandSequence
+from edge_runtime.hands import LEFT, RIGHT, HandSequence, hand_activity, mirror
 from edge_runtime.spec import (
     DEFAULT_SPEC,
     HANDS,
@@ -49,7 +49,7 @@ def test_the_default_spec_gives_the_same_bits_as_before_the_registry():
 
 
 def test_every_registered_spec_round_trips_and_says_what_it_needs():
-    assert set(LAYOUTS) == {"hands-xy-angles-v1", "hands-shoulders-v1", "hands-face-v1"}
+    assert set(LAYOUTS) == {"hands-xy-angles-v1", "hands-shoulders-v1", "hands-face-v1", "hands-dominant-v1"}
     for spec_id in LAYOUTS:
         spec = FeatureSpec.by_id(spec_id, frames=32)
         assert spec.id == spec_id and FeatureSpec.from_dict(spec.to_dict()) == spec
@@ -59,6 +59,22 @@ def test_every_registered_spec_round_trips_and_says_what_it_needs():
     assert FeatureSpec.by_id("hands-face-v1").num_features == 116 + 4
     with pytest.raises(SpecMismatchError, match="unknown feature spec 'hands-knees-v1' \\(known: hands-xy-angles-v1"):
         FeatureSpec.by_id("hands-knees-v1")
+
+
+def test_the_dominant_spec_gives_one_input_for_a_sign_made_with_either_hand():
+    right_handed = fixed_hands()
+    lm, present = right_handed.landmarks.copy(), right_handed.present.copy()
+    lm[:, LEFT] = lm[0, LEFT]  # the left hand rests where it is: the right one signs
+    right_handed = HandSequence(lm, present, right_handed.aspect)
+    left_handed = mirror(right_handed)  # the same sign by a left-handed person (or a mirrored camera)
+    assert hand_activity(right_handed)[RIGHT] > hand_activity(right_handed)[LEFT] == 0.0
+    spec = FeatureSpec.by_id("hands-dominant-v1")
+    np.testing.assert_allclose(spec.model_input(left_handed), spec.model_input(right_handed), atol=1e-5)
+    np.testing.assert_array_equal(spec.model_input(right_handed), DEFAULT_SPEC.model_input(right_handed))
+    assert np.abs(DEFAULT_SPEC.model_input(left_handed) - DEFAULT_SPEC.model_input(right_handed)).max() > 0.5
+    # Neither hand moves: kept as it is.
+    still = HandSequence(np.repeat(lm[:1], 5, axis=0), np.ones((5, 2), bool), right_handed.aspect)
+    np.testing.assert_array_equal(spec.model_input(still), DEFAULT_SPEC.model_input(still))
 
 
 def test_a_body_spec_is_the_hands_plus_each_wrist_relative_to_the_body():

@@ -145,6 +145,20 @@ def test_kfold_tests_every_group_exactly_once_and_guards_every_fold():
         assert {rows[i].label for i in f.test} == {"a", "b", "c"}  # stratified: 10 groups per class, 5 folds
 
 
+def test_a_class_few_people_signed_keeps_a_training_person_in_every_fold():
+    # 'rare' is signed by 3 of 12 people; the rest sign a and b. Leaving one rare person for validation would
+    # leave the class without training data (what 5-fold by person first did on mpdata-words' 'food').
+    rows = rows_for(12, ["a", "b"])
+    rows += [ManifestRow(f"recordings/r{s}-{t}.npz", "rare", f"p{s}", f"r{s}-{t}", f"r{s}-{t}", 40, 30.0, 40)
+             for s in (0, 1, 2) for t in range(2)]
+    for seed in range(12):
+        for fold in kfold_splits(rows, "signer", 5, seed=seed, val_fraction=0.3):
+            if {"p0", "p1", "p2"} - set(fold.units(rows, "test")):
+                assert "rare" in {rows[i].label for i in fold.train}
+        holdout = holdout_split(rows, "signer", seed=seed, val_fraction=0.3, test_fraction=0.3)
+        assert "rare" in {rows[i].label for i in holdout.train}
+
+
 def test_loso_holds_out_one_signer_per_fold():
     rows = rows_for(5, ["a", "b"], per_signer=2)
     folds = list(kfold_splits(rows, "source", "loso"))

@@ -44,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from edge_runtime.hands import LEFT, RIGHT, HandSequence, from_square, hand_size
+from edge_runtime.hands import LEFT, RIGHT, HandSequence, from_square, hand_size, mirror
 
 OPS = ("speed", "jitter", "shift", "scale", "rotate")
 
@@ -181,28 +181,6 @@ def rotate(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> H
         c, s = np.cos(angle), np.sin(angle)
         _about_wrist(pts, hand, np.array([[c, -s], [s, c]]))
     return _with(raw, from_square(pts, raw.aspect))
-
-
-def mirror(raw: HandSequence) -> HandSequence:
-    """Left/right mirror: x reflected about the recording's mean x AND the hand slots swapped.
-
-    Reflecting about the recording's own mean keeps image coordinates in place
-    and makes mirror(mirror(r)) == r. A body pose, where the sequence has one, is
-    reflected with the hands (its undetected, all-zero points stay zero); the
-    other augmentations move the hands relative to the body, as a person's own
-    variation would, and leave the body where it is.
-    """
-    lm = raw.landmarks.astype(np.float64).copy()
-    pose = raw.pose
-    if raw.present.any():
-        mid = float(lm[raw.present][..., 0].mean())
-        lm[..., 0] = 2.0 * mid - lm[..., 0]
-        if pose is not None:
-            pose = np.array(pose, dtype=np.float32, copy=True)
-            found = np.abs(pose[..., :2]).sum(axis=-1) > 1e-6
-            pose[..., 0] = np.where(found, 2.0 * mid - pose[..., 0], pose[..., 0])
-    lm = lm[:, ::-1]
-    return replace(_with(raw, lm, raw.present[:, ::-1]), pose=pose)
 
 
 def drop_frames(raw: HandSequence, rng: np.random.Generator, cfg: AugmentConfig) -> HandSequence:

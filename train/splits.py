@@ -189,16 +189,42 @@ def _strata(rows: Sequence[ManifestRow], units: list[list[int]], unit_ids: Seque
     return {"": list(unit_ids)}
 
 
-def _carve(strata: dict[str, list[int]], fraction: float, rng: np.random.Generator) -> set[int]:
-    """Take about ``fraction`` of each stratum's units (at least one when two or more remain, never all)."""
+def _carve(strata: dict[str, list[int]], fraction: float, rng: np.random.Generator,
+           labels: dict[int, set[str]] | None = None) -> set[int]:
+    """Take about ``fraction`` of each stratum's units (at least one when two or more remain, never all).
+
+    ``labels`` (the labels each unit holds, for units of several labels such as
+    signers): a unit is passed over when taking it would leave one of its labels
+    with no unit in the pool, so a class signed by few people keeps a training
+    person (the next unit in the shuffled order is taken instead). Where nothing
+    is passed over, the result is the plain carve's.
+    """
     taken: set[int] = set()
+    left: Counter[str] = Counter()
+    if labels is not None:
+        for stratum in strata.values():
+            left.update(label for u in stratum for label in labels[u])
     for stratum in strata.values():
         n = len(stratum)
         k = int(round(n * fraction))
         k = min(max(k, 1 if n >= 2 else 0), n - 1) if fraction > 0 else 0
         order = rng.permutation(n)
-        taken.update(stratum[j] for j in order[:k])
+        picked = 0
+        for j in order:
+            if picked == k:
+                break
+            unit = stratum[j]
+            if labels is not None and any(left[label] <= 1 for label in labels[unit]):
+                continue
+            taken.add(unit)
+            picked += 1
+            if labels is not None:
+                left.subtract(labels[unit])
     return taken
+
+
+def _unit_labels(rows: Sequence[ManifestRow], units: list[list[int]]) -> dict[int, set[str]]:
+    return {u: {rows[i].label for i in members} for u, members in enumerate(units)}
 
 
 def _finish(rows: Sequence[ManifestRow], units: list[list[int]], mode: Mode, seed: int, train: set[int],
@@ -239,9 +265,10 @@ def holdout_split(rows: Sequence[ManifestRow], mode: Mode, seed: int = 0, val_fr
     rng = np.random.default_rng(seed)
     units = _units(rows, mode)
     everyone = list(range(len(units)))
-    test = _carve(_strata(rows, units, everyone), test_fraction, rng)
+    held = _unit_labels(rows, units)
+    test = _carve(_strata(rows, units, everyone), test_fraction, rng, held)
     rest = [u for u in everyone if u not in test]
-    val = _carve(_strata(rows, units, rest), val_fraction / (1.0 - test_fraction), rng)
+    val = _carve(_strata(rows, units, rest), val_fraction / (1.0 - test_fraction), rng, held)
     train = set(rest) - val
     return _finish(rows, units, mode, seed, train, val, test)
 
@@ -271,6 +298,7 @@ def kfold_splits(rows: Sequence[ManifestRow], mode: Mode, folds: int | Literal["
     check_splittable(rows, mode)
     rng = np.random.default_rng(seed)
     units = _units(rows, mode)
+    unit_labels = _unit_labels(rows, units)
     k = len(units) if folds == "loso" else int(folds)
     if k > len(units):
         what = "signers" if mode == "signer" else "source recordings"
@@ -290,7 +318,7 @@ def kfold_splits(rows: Sequence[ManifestRow], mode: Mode, folds: int | Literal["
         test = {u for u, g in fold_of.items() if g == f}
         rest = [u for u in range(len(units)) if u not in test]
         held = len(test) / len(units)
-        val = _carve(_strata(rows, units, rest), min(0.5, val_fraction / max(1e-9, 1.0 - held)), rng)
+        val = _carve(_strata(rows, units, rest), min(0.5, val_fraction / max(1e-9, 1.0 - held)), rng, unit_labels)
         yield _finish(rows, units, mode, seed, set(rest) - val, val, test, fold=f)
 
 
