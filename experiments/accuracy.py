@@ -218,12 +218,19 @@ def per_language(cv: Any, loaded: Any) -> dict[str, Any]:
 
 
 def person_rows(arms: dict[str, Any], references: dict[str, dict[str, float]], flags: dict[str, str],
-                formats: Sequence[str]) -> list[dict[str, Any]]:
-    """Per person and arm: recordings, Keras, each format, the reference, the audit's flags."""
+                formats: Sequence[str], languages: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Per person and arm: recordings, Keras, each format, the reference, the audit's flags, and for mixed data
+    the languages their recordings state and the signs they made (what explains a person below 80%)."""
     people = arms["all"].per_signer()
+    signs = {}
+    for r in arms["all"].rows:
+        signs.setdefault(r["signer"], set()).add(r["label"])
     rows = []
     for signer, p in people.items():
         entry: dict[str, Any] = {"signer": signer, "recordings": p["n"], "audit_flags": flags.get(signer, "")}
+        if languages:
+            entry["languages"] = languages.get(signer) or ["unspecified"]
+            entry["signs"] = sorted(signs.get(signer, ()))
         for name, cv in arms.items():
             q = cv.per_signer()[signer]
             block = {"keras": q["accuracy"], **{fmt: q.get(f"{fmt}_accuracy") for fmt in formats},
@@ -312,7 +319,8 @@ def evaluate_set(real: RealSet, shared: Path, work: Path, export_check: str, ove
         "reference_published": real.published,
         "arms": {name: {**arm_summary(cv, references[name], names), **per_language(cv, loaded)}
                  for name, cv in arms.items()},
-        "per_person": person_rows(arms, references, flags, names),
+        "per_person": person_rows(arms, references, flags, names,
+                                  {p.signer: p.languages for p in result.people} if result.has_languages else None),
         "seconds": timings,
     }
     if "audited" not in arms:

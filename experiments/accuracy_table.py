@@ -115,7 +115,8 @@ def markdown(payload: dict[str, Any]) -> str:
             lines.append(text)
         lines.append(f"- Run time: {', '.join(f'{k} {_minutes(v)}' for k, v in r['seconds'].items())}.")
         arms = [n for n, a in r["arms"].items() if "skipped" not in a]
-        cols = ["signer", "recordings"]
+        mixed = any("languages" in p for p in r["per_person"])
+        cols = ["signer", "recordings"] + (["languages", "signs"] if mixed else [])
         for n in arms:
             cols += [f"{n}: Keras"] + [f"{n}: {fmt}" for fmt in formats] + [f"{n}: LR"]
         if "audited" in arms:
@@ -124,6 +125,8 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for p in r["per_person"]:
             cells = [p["signer"], str(p["recordings"])]
+            if mixed:
+                cells += ["/".join(p.get("languages", [])), ", ".join(p.get("signs", []))]
             for n in arms:
                 cells += [_pct(p[n]["keras"])] + [_pct(p[n].get(fmt)) for fmt in formats] + [_pct(p[n]["reference"])]
             if "audited" in arms:

@@ -344,4 +344,9 @@ def test_sign_accuracy_on_in_the_wild_words_reports_each_language(tmp_path, caps
     assert set(languages) == {"ASL", "unspecified"}
     assert sum(e["recordings"] for e in languages.values()) == words["recordings"]
     assert all(e["people"] == 3 and 0.0 <= e["pooled"] <= 1.0 for e in languages.values())
-    assert "Per language" in out.with_suffix(".md").read_text(encoding="utf-8")
+    assert words["spec"] == {"id": "hands-dominant-v1", "frames": 32}
+    people = {p["signer"]: p for p in words["per_person"]}
+    assert {tuple(p["languages"]) for p in people.values()} == {("ASL",), ("unspecified",)}
+    assert all(p["signs"] and set(p["signs"]) <= set(words["labels"]) for p in people.values())
+    md = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert "Per language" in md and "| languages | signs |" in md
