@@ -327,8 +327,14 @@ def _main(argv: Sequence[str] | None) -> int:
     from benchmarks.bench import ClassifierConfig, measure_classifiers, read_run
     from benchmarks.machine import header_lines, machine_info
     from benchmarks.pipeline import PipelineConfig, default_backends, measure_pipeline
-    from benchmarks.report import (classifier_cells, evaluate_targets, family_cells, pipeline_cells, target_cells,
-                                   write_report)
+    from benchmarks.report import (
+        classifier_cells,
+        evaluate_targets,
+        family_cells,
+        pipeline_cells,
+        target_cells,
+        write_report,
+    )
 
     machine = machine_info()
     lines = header_lines(machine)
