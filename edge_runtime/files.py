@@ -15,6 +15,9 @@ from typing import Any, Iterator
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.
 
+    The temporary file is flushed to the disk before the rename and the folder after it, so a power cut leaves
+    either the old file or the whole new one.
+
     The temporary name keeps the final suffix (``suffix`` overrides it) because
     some writers (``np.savez``, converters) look at the extension.
     """
@@ -27,10 +30,27 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _sync(tmp_path)
         os.replace(tmp_path, final)
+        _sync(final.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _sync(path: Path) -> None:
+    """Flush a file's (or a folder's) bytes to the disk: on a device that loses power (a Pi's SD card) a rename
+    can otherwise reach the disk before the data it names, leaving an empty file under the final name."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. a folder that cannot be opened on this platform: nothing more to do
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems (and folders on some platforms) refuse fsync; the write itself stands
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
