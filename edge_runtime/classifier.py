@@ -12,13 +12,17 @@ is never imported.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edge_runtime.errors import ModelError
-from edge_runtime.model_file import ModelRunner, open_model
+from edge_runtime.files import sha256_file
+from edge_runtime.model_file import ModelRunner, TensorInfo, open_model
 from edge_runtime.model_info import ModelInfo, model_info
+from edge_runtime.openset import cosines, probabilities, unit
+from edge_runtime.prototypes import PrototypeStore, default_path
 from edge_runtime.spec import FeatureSpec, check_same
 
 log = logging.getLogger(__name__)
@@ -46,15 +50,61 @@ def _to_probabilities(raw: np.ndarray) -> np.ndarray:
     return (shifted / shifted.sum()).astype(np.float32)
 
 
+@dataclass
+class Scored:
+    """One sign, scored: probabilities over the classifier's labels and the open-set score its threshold applies to.
+
+    ``score`` is the best cosine similarity to a class prototype for a model
+    with an embedding (``edge_runtime.openset``), else the top probability.
+    """
+
+    probabilities: np.ndarray
+    score: float
+    embedding: np.ndarray | None = None
+
+
 class Classifier:
     """An exported sign classifier: ``predict(features [T, F]) -> probabilities [C]``.
 
-    Use :func:`load_classifier`; it checks the description against the runtime and the model file.
+    A model with an embedding output (and its ``openset`` description) is
+    scored against its class prototypes, and words enrolled on the device
+    (``enroll``) are more prototypes: ``labels`` are the trained ones, then the
+    enrolled ones. Use :func:`load_classifier`; it checks the description
+    against the runtime and the model file, and reads the enrolled words kept
+    beside the model.
     """
 
     def __init__(self, info: ModelInfo, runner: ModelRunner) -> None:
         self.info = info
         self.runner = runner
+        self.openset = info.openset if runner.embedding is not None else None
+        self.enrolled: list[str] = []
+        self._prototypes = self.openset.prototypes if self.openset is not None else None
+
+    @property
+    def has_embedding(self) -> bool:
+        return self.openset is not None
+
+    @property
+    def threshold(self) -> float | None:
+        """The open-set threshold chosen on validation people and stored with the model (None: the model has none)."""
+        return self.openset.threshold if self.openset is not None else None
+
+    def enroll(self, store: PrototypeStore) -> None:
+        """Score the store's words alongside the trained ones (replacing any enrolled before)."""
+        if self.openset is None:
+            raise ModelError(f"{self.path.name}: this model has no embedding output, so it cannot learn words on the "
+                             "device (train it with sign-train --head cosine and export it again)")
+        words, protos = store.prototypes()
+        if words and protos.shape[1] != self.openset.dim:
+            raise ModelError(f"{self.path.name}: enrolled prototypes have {protos.shape[1]} values, its embedding "
+                             f"{self.openset.dim}")
+        clash = sorted(set(words) & set(self.info.labels))
+        if clash:
+            raise ModelError(f"{self.path.name}: enrolled word(s) {', '.join(clash)} are already trained labels")
+        self.enrolled = list(words)
+        self._prototypes = np.concatenate([self.openset.prototypes, protos.astype(np.float32)]) if words else \
+            self.openset.prototypes
 
     @property
     def path(self) -> Path:
@@ -66,7 +116,8 @@ class Classifier:
 
     @property
     def labels(self) -> list[str]:
-        return self.info.labels
+        """The trained labels, then the words enrolled on the device."""
+        return self.info.labels + self.enrolled
 
     @property
     def spec(self) -> FeatureSpec:
@@ -82,16 +133,41 @@ class Classifier:
         """Milliseconds of the last interpreter call alone (no quantising, no read-out)."""
         return self.runner.last_invoke_ms
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities [C] for one sign's features [T, F]; times the invoke in ``last_invoke_ms``."""
+    def _run(self, features: np.ndarray) -> dict[str, np.ndarray]:
         features = np.asarray(features, dtype=np.float32)
         expected = (self.frames, self.spec.num_features)
         if features.shape != expected:
             raise ValueError(f"features must have shape {list(expected)}, got {list(features.shape)}")
-        return _to_probabilities(self.runner.run(features[None]).reshape(-1))
+        return self.runner.run_all(features[None])
+
+    def score(self, features: np.ndarray) -> Scored:
+        """Probabilities over ``labels`` and the open-set score for one sign's features [T, F] (see :class:`Scored`).
+
+        Times the invoke in ``last_invoke_ms``.
+        """
+        outputs = self._run(features)
+        if self.openset is None or self._prototypes is None:
+            probs = _to_probabilities(outputs[self.runner.output.name].reshape(-1))
+            return Scored(probs, float(probs.max()))
+        assert self.runner.embedding is not None  # openset is set only when the file has one
+        embedding = unit(outputs[self.runner.embedding.name].reshape(-1))
+        sims = cosines(embedding, self._prototypes)
+        return Scored(probabilities(sims, self.openset.scale), float(sims.max()), embedding)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities over ``labels`` for one sign's features [T, F]; times the invoke in
+        ``last_invoke_ms``."""
+        return self.score(features).probabilities
+
+    def embed(self, features: np.ndarray) -> np.ndarray:
+        """The unit-length embedding of one sign's features [T, F] (what enrollment stores)."""
+        if self.runner.embedding is None:
+            raise ModelError(f"{self.path.name}: this model has no embedding output (train it with sign-train "
+                             "--head cosine and export it again)")
+        return unit(self._run(features)[self.runner.embedding.name].reshape(-1))
 
 
-def _check_info(path: Path, info: ModelInfo, expected: FeatureSpec | None) -> None:
+def _check_info(path: Path, info: ModelInfo, expected: FeatureSpec | None, embedding: TensorInfo | None) -> None:
     """The description must be computable here and fit the file's real tensors."""
     if expected is not None:
         check_same(expected, info.spec, f"model {path.name}")
@@ -106,24 +182,35 @@ def _check_info(path: Path, info: ModelInfo, expected: FeatureSpec | None) -> No
     if info.output.shape and info.output.shape[-1] > 0 and int(info.output.shape[-1]) != len(info.labels):
         raise ModelError(f"{path}: output shape {info.output.shape} does not match its "
                          f"{len(info.labels)} labels")
+    if info.openset is not None and embedding is None:
+        raise ModelError(f"{path}: its description has class prototypes but the file has no embedding output")
+    if info.openset is not None and embedding is not None and embedding.shape[-1] not in (-1, info.openset.dim):
+        raise ModelError(f"{path}: embedding output {embedding.shape} does not match its {info.openset.dim}-value "
+                         "prototypes")
 
 
 def classifier_from_runner(runner: ModelRunner, expected_spec: FeatureSpec | None = None) -> Classifier:
     """The device classifier over an already opened file: its description read and checked, nothing re-opened."""
     info = model_info(runner)
-    _check_info(runner.path, info, expected_spec)
+    _check_info(runner.path, info, expected_spec, runner.embedding)
     return Classifier(info, runner)
 
 
-def load_classifier(path: str | Path, threads: int | None = None,
-                    expected_spec: FeatureSpec | None = None) -> Classifier:
+def load_classifier(path: str | Path, threads: int | None = None, expected_spec: FeatureSpec | None = None,
+                    enrolled: bool = True) -> Classifier:
     """Open an exported model and its description, refusing anything this runtime cannot feed correctly.
 
     ``expected_spec``: refuse a model made for another feature spec (None: any spec this runtime knows;
-    whether the device pipeline can compute it is the recognizer's check).
+    whether the device pipeline can compute it is the recognizer's check). ``enrolled``: also score the
+    words enrolled with ``sign-enroll`` (``<model>.prototypes.npz`` beside it, refused when it was made
+    for another model).
     """
     path = Path(path)
     clf = classifier_from_runner(open_model(path, threads), expected_spec)
+    store_path = default_path(path)
+    if enrolled and clf.has_embedding and store_path.is_file():
+        clf.enroll(PrototypeStore.load(store_path, sha256_file(path), clf.openset.dim))
+        log.info("%s: %d enrolled word(s): %s", store_path.name, len(clf.enrolled), ", ".join(clf.enrolled))
     try:  # warm-up: the first invoke plans its kernels; it also proves the model runs at all
         clf.predict(np.zeros((clf.frames, clf.spec.num_features), np.float32))
     except Exception as err:  # interpreter and onnxruntime failures have runtime-specific types

@@ -54,35 +54,62 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+PROBABILITIES, EMBEDDING = "probabilities", "embedding"  # output names of a model with an embedding
+
+
 class ModelRunner:
     """An opened model file: its real tensors, its embedded metadata, and ``run(x)`` float in, float out.
 
     ``run`` quantises a float input to an integer input tensor with the tensor's
     own scale and zero point and dequantises an integer output the same way, so
     callers always see float32. ``last_invoke_ms`` times the interpreter call alone.
+
+    A file has one output (the class probabilities) or two named ``probabilities``
+    and ``embedding`` (a model with a cosine head); ``output`` is always the
+    probabilities, ``embedding`` the other one or None, and ``run_all`` returns both.
     """
 
-    def __init__(self, path: Path, runtime: str, input: TensorInfo, output: TensorInfo,
-                 invoke: Callable[[np.ndarray], np.ndarray], metadata: dict[str, bytes]) -> None:
+    def __init__(self, path: Path, runtime: str, input: TensorInfo, outputs: list[TensorInfo],
+                 invoke: Callable[[np.ndarray], list[np.ndarray]], metadata: dict[str, bytes]) -> None:
         self.path = path
         self.runtime = runtime
         self.input = input
-        self.output = output
+        self.outputs = outputs
+        self.output, self.embedding = _roles(path, outputs)
         self.metadata = metadata  # embedded name -> raw bytes
         self._invoke = invoke
         self.last_invoke_ms = 0.0
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Outputs for a batch ``x`` (float32, the input tensor's shape), dequantised to float32."""
+    def run_all(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for a batch ``x`` (float32, the input tensor's shape), by name, dequantised to float32."""
         x = np.asarray(x, dtype=np.float32)
         if self.input.quantised:
             x = quantise(x, self.input)
         start = time.perf_counter()
-        y = np.asarray(self._invoke(x))
+        ys = [np.asarray(y) for y in self._invoke(x)]
         self.last_invoke_ms = (time.perf_counter() - start) * 1000.0
-        if self.output.quantised:
-            y = (y.astype(np.float32) - self.output.zero_point) * self.output.scale
-        return y
+        out = {}
+        for tensor, y in zip(self.outputs, ys):
+            if tensor.quantised:
+                y = (y.astype(np.float32) - tensor.zero_point) * tensor.scale
+            out[tensor.name] = y
+        return out
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The class probabilities for a batch ``x``, dequantised to float32."""
+        return self.run_all(x)[self.output.name]
+
+
+def _roles(path: Path, outputs: list[TensorInfo]) -> tuple[TensorInfo, TensorInfo | None]:
+    """(probabilities, embedding or None); two outputs must be the two named ones."""
+    if len(outputs) == 1:
+        return outputs[0], None
+    names = sorted(t.name for t in outputs)
+    if names != sorted((PROBABILITIES, EMBEDDING)):
+        raise ModelError(f"{path}: a model with two outputs must name them {PROBABILITIES!r} and {EMBEDDING!r}, "
+                         f"found {', '.join(repr(n) for n in names)}")
+    by_name = {t.name: t for t in outputs}
+    return by_name[PROBABILITIES], by_name[EMBEDDING]
 
 
 def quantise(x: np.ndarray, tensor: TensorInfo) -> np.ndarray:
@@ -105,15 +132,16 @@ def open_model(path: str | Path, threads: int | None = None) -> ModelRunner:
         raise ModelError(f"{path}: unknown model format {path.suffix or '(no suffix)'!r} "
                          f"(expected {' or '.join(SUFFIXES)})")
     runner = _open_tflite(path, threads) if suffix == ".tflite" else _open_onnx(path, threads)
-    for tensor, what in ((runner.input, "input"), (runner.output, "output")):
+    for tensor, what in [(runner.input, "input")] + [(t, "output") for t in runner.outputs]:
         if tensor.quantised and not tensor.scale:
             raise ModelError(f"{path}: integer {what} tensor without a quantisation scale")
     return runner
 
 
 def _one_each(path: Path, inputs: list[Any], outputs: list[Any]) -> None:
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ModelError(f"{path}: expected one input and one output tensor, found {len(inputs)} and {len(outputs)}")
+    if len(inputs) != 1 or len(outputs) not in (1, 2):
+        raise ModelError(f"{path}: expected one input and one or two output tensors, found {len(inputs)} and "
+                         f"{len(outputs)}")
 
 
 def _tflite_tensor(detail: dict[str, Any]) -> TensorInfo:
@@ -128,15 +156,16 @@ def _open_tflite(path: Path, threads: int | None) -> ModelRunner:
     interp, runtime = load_interpreter(path, threads=threads)
     inputs, outputs = interp.get_input_details(), interp.get_output_details()
     _one_each(path, inputs, outputs)
-    in_index, out_index = inputs[0]["index"], outputs[0]["index"]
+    in_index, out_indices = inputs[0]["index"], [o["index"] for o in outputs]
 
-    def invoke(x: np.ndarray) -> np.ndarray:
+    def invoke(x: np.ndarray) -> list[np.ndarray]:
         interp.set_tensor(in_index, x)
         interp.invoke()
-        return interp.get_tensor(out_index)
+        return [interp.get_tensor(i) for i in out_indices]
 
     metadata = tflite_metadata(path.read_bytes(), str(path))
-    return ModelRunner(path, runtime, _tflite_tensor(inputs[0]), _tflite_tensor(outputs[0]), invoke, metadata)
+    return ModelRunner(path, runtime, _tflite_tensor(inputs[0]), [_tflite_tensor(o) for o in outputs], invoke,
+                       metadata)
 
 
 _ONNX_TYPES = {"tensor(float)": "float32"}  # ONNX records no scale for integer I/O: export writes float I/O
@@ -165,17 +194,17 @@ def _open_onnx(path: Path, threads: int | None) -> ModelRunner:
         raise ModelError(f"{path}: not a usable ONNX model ({_first_line(err)})") from err
     inputs, outputs = session.get_inputs(), session.get_outputs()
     _one_each(path, inputs, outputs)
-    in_name, out_name = inputs[0].name, outputs[0].name
+    in_name, out_names = inputs[0].name, [o.name for o in outputs]
 
-    def invoke(x: np.ndarray) -> np.ndarray:
+    def invoke(x: np.ndarray) -> list[np.ndarray]:
         try:
-            return session.run([out_name], {in_name: x})[0]
+            return session.run(out_names, {in_name: x})
         except Exception as err:  # see above
             raise ModelError(f"{path}: onnxruntime failed to run it ({_first_line(err)[:300]})") from err
 
     metadata = {k: v.encode("utf-8") for k, v in session.get_modelmeta().custom_metadata_map.items()}
     return ModelRunner(path, "onnxruntime", _onnx_tensor(path, inputs[0], "input"),
-                       _onnx_tensor(path, outputs[0], "output"), invoke, metadata)
+                       [_onnx_tensor(path, o, "output") for o in outputs], invoke, metadata)
 
 
 # --- the TFLite flatbuffer, just enough of it to read Model.metadata --------------------------------------------

@@ -16,6 +16,7 @@ look for a sidecar: it means the file is not what export wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from edge_runtime.errors import ModelError, SignedgeError
 from edge_runtime.model_file import ModelRunner, TensorInfo, open_model
+from edge_runtime.openset import OPENSET_KEY, OpenSet
 from edge_runtime.spec import FeatureSpec, SpecMismatchError
 
 __all__ = ["DESCRIPTION_KEY", "ModelInfo", "TensorInfo", "model_info", "read_model_info", "sidecar_path"]
@@ -42,10 +44,13 @@ class ModelInfo:
     landmark_backend: str = ""
     landmark_model_sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # A model with an embedding output: its class prototypes, scale and open-set threshold (edge_runtime.openset).
+    openset: OpenSet | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(dataclasses.replace(self, openset=None))
         data["spec"] = self.spec.to_dict()
+        data[OPENSET_KEY] = self.openset.to_dict() if self.openset is not None else None
         return data
 
     def embedded(self) -> bytes:
@@ -65,13 +70,16 @@ class ModelInfo:
             except SpecMismatchError as err:  # which file it is matters as much as what is wrong
                 raise SpecMismatchError(f"{where}: {err}") from err
             tensors = [TensorInfo(**data[k]) if k in data else None for k in ("input", "output")]
+            labels = [str(x) for x in data["labels"]]
+            block = data.get(OPENSET_KEY)
             return cls(
-                format=str(data["format"]), labels=[str(x) for x in data["labels"]], spec=spec,
+                format=str(data["format"]), labels=labels, spec=spec,
                 input=tensors[0], output=tensors[1],
                 source_model_sha256=data.get("source_model_sha256", ""),
                 landmark_backend=data.get("landmark_backend", ""),
                 landmark_model_sha256=data.get("landmark_model_sha256", ""),
                 extra=dict(data.get("extra", {})),
+                openset=OpenSet.from_dict(block, labels, where) if block is not None else None,
             )
         except SignedgeError:
             raise

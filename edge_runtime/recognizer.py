@@ -191,10 +191,10 @@ class Recognizer:
 
     def _classify(self, seg: Segment, decider: Decider) -> SignEvent | None:
         features = self.classifier.spec.model_input(seg.hands)
-        probs = self.classifier.predict(features)
+        scored = self.classifier.score(features)
         self.stats.segments += 1
         self.stats.inference_ms += self.classifier.last_invoke_ms
-        decision = decider.decide(probs, seg.start_s, seg.end_s)
+        decision = decider.decide(scored.probabilities, seg.start_s, seg.end_s, scored.score)
         if decision is None:
             return None
         self.stats.events += 1
@@ -206,7 +206,7 @@ class Recognizer:
                          reason=seg.reason, true_label=getattr(self.source, "true_label", None))
 
     def __iter__(self) -> Iterator[SignEvent]:
-        decider = Decider(self.classifier.labels, self.config.decision)
+        decider = Decider(self.classifier.labels, self.config.decision, model_threshold=self.classifier.threshold)
         cutter: Segmenter | SlidingWindow | None = None
         last_ms, last_t = -1, -np.inf
         first_t: float | None = None

@@ -319,17 +319,26 @@ class SlidingWindow:
         return self._window()
 
 
+DEFAULT_THRESHOLD = 0.5  # on the top probability, for a model without an open-set threshold of its own
+
+
 @dataclass
 class DecisionConfig:
-    """What is reported: confidence threshold, cooldown, and whether unknown signs are reported."""
+    """What is reported: the open-set threshold, cooldown, and whether unknown signs are reported.
 
-    threshold: float = 0.5
+    ``threshold`` None means the model's own: the one chosen on validation
+    people and stored with a model that has an embedding (it applies to the
+    best cosine similarity to a prototype, -1..1), else ``DEFAULT_THRESHOLD``
+    on the top probability.
+    """
+
+    threshold: float | None = None
     cooldown_s: float = 1.0
     report_unknown: bool = True
 
     def validate(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be within 0..1, got {self.threshold}")
+        if self.threshold is not None and not -1.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be within -1..1, got {self.threshold}")
         if not (np.isfinite(self.cooldown_s) and self.cooldown_s >= 0):
             raise ValueError(f"cooldown must be >= 0 seconds, got {self.cooldown_s}")
 
@@ -345,23 +354,29 @@ class Decision:
 class Decider:
     """Threshold and cooldown over a stream of classified segments."""
 
-    def __init__(self, labels: list[str], config: DecisionConfig | None = None, top_k: int = 3) -> None:
+    def __init__(self, labels: list[str], config: DecisionConfig | None = None, top_k: int = 3,
+                 model_threshold: float | None = None) -> None:
         self.labels = list(labels)
         self.config = config or DecisionConfig()
         self.config.validate()
         self.top_k = top_k
+        self.threshold = next(t for t in (self.config.threshold, model_threshold, DEFAULT_THRESHOLD) if t is not None)
         self._last_label: str | None = None
         self._last_end = -np.inf
 
-    def decide(self, probabilities: np.ndarray, start_s: float, end_s: float) -> Decision | None:
-        """The report for one segment, or None when it is suppressed (cooldown, or a hidden unknown)."""
+    def decide(self, probabilities: np.ndarray, start_s: float, end_s: float,
+               score: float | None = None) -> Decision | None:
+        """The report for one segment, or None when it is suppressed (cooldown, or a hidden unknown).
+
+        ``score``: the open-set score the threshold applies to (None: the top probability).
+        """
         probs = np.asarray(probabilities, np.float64).reshape(-1)
         if probs.shape[0] != len(self.labels):
             raise ValueError(f"{probs.shape[0]} probabilities for {len(self.labels)} labels")
         order = np.argsort(-probs, kind="stable")[: self.top_k]
         top = [(self.labels[i], float(probs[i])) for i in order]
         best, confidence = top[0]
-        known = confidence >= self.config.threshold
+        known = (confidence if score is None else float(score)) >= self.threshold
         label = best if known else UNKNOWN
         if not known and not self.config.report_unknown:
             return None

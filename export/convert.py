@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.files import atomic_path
+from edge_runtime.model_file import EMBEDDING, PROBABILITIES
 from export.errors import ExportError
 from export.formats import Format
 from host.native_stderr import captured
@@ -59,6 +60,7 @@ from host.native_stderr import captured
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
+NAMED_OUTPUTS = {PROBABILITIES.encode(), EMBEDDING.encode(), PROBABILITIES, EMBEDDING}
 INPUT_NAME = "features"
 
 
@@ -124,8 +126,10 @@ def convert_tflite(saved_model_dir: Path, fmt: Format, calibration: np.ndarray |
 def finish_tflite(blob: bytes, metadata: dict[str, bytes] | None = None) -> bytes:
     """Drop the converter's debugging names of internal tensors and embed ``metadata`` (name -> bytes).
 
-    Inputs, outputs and signatures keep their names; signatures refer to tensors
-    by index, so the interpreter sees the same model. Each metadata entry becomes
+    Inputs and outputs keep a name; the outputs of a model with an embedding take
+    their signature keys (``probabilities``, ``embedding``: the Keras output
+    names), which is how the device tells the two apart; signatures refer to tensors by index, so the interpreter
+    sees the same model. Each metadata entry becomes
     a ``Model.metadata`` record pointing at a new buffer (an entry of the same
     name is replaced); the interpreter ignores metadata, so outputs do not change.
     """
@@ -142,6 +146,11 @@ def finish_tflite(blob: bytes, metadata: dict[str, bytes] | None = None) -> byte
         for index, tensor in enumerate(sub.tensors or []):
             if index not in keep:
                 tensor.name = b""
+    for signature in model.signatureDefs or []:
+        sub = model.subgraphs[signature.subgraphIndex]
+        for entry in signature.outputs or []:
+            if entry.name in NAMED_OUTPUTS:
+                sub.tensors[entry.tensorIndex].name = entry.name
     for name, data in (metadata or {}).items():
         _set_metadata(model, schema, name, data)
     builder = flatbuffers.Builder(len(blob))

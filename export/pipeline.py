@@ -26,6 +26,7 @@ import numpy as np
 from edge_runtime.errors import DatasetError
 from edge_runtime.files import write_json
 from edge_runtime.model_info import ModelInfo, sidecar_path
+from edge_runtime.openset import OpenSet
 from export.calibration import calibration_sample
 from export.errors import ExportError
 from export.formats import DEFAULT_CALIBRATION, DEFAULT_FORMATS, Format, parse_formats
@@ -132,7 +133,25 @@ def _remove_stale(path: Path) -> None:
             stale.unlink()
 
 
-def _description(run: Any, fmt: Format, calibration: dict[str, Any], versions: dict[str, str]) -> ModelInfo:
+def _openset(run: Any, progress: bool) -> OpenSet | None:
+    """A cosine-head model's prototypes and threshold, chosen on the run's VALIDATION split (never its test split)."""
+    from host.features import load_features
+    from host.openset import has_embedding, openset_block
+
+    if not has_embedding(run.model):
+        return None
+    val = run.split("val")
+    if not val:
+        raise DatasetError(f"{run.folder}: the run's validation split is empty; the open-set threshold is chosen "
+                           "on it")
+    X_val, _ = load_features(run.dataset, val, run.spec, run.labels, progress=progress)
+    block = openset_block(run.model, X_val, str(run.card.data.get("split", {}).get("mode", "?")))
+    log.info("open-set threshold %.4f (%s)", block.threshold, block.rule)
+    return block
+
+
+def _description(run: Any, fmt: Format, calibration: dict[str, Any], versions: dict[str, str],
+                 openset: OpenSet | None = None) -> ModelInfo:
     """What the file says about itself (embedded in it): labels, spec, provenance; the file holds its own tensors.
 
     The verification figures are not in it (they are measured on the very bytes
@@ -153,6 +172,7 @@ def _description(run: Any, fmt: Format, calibration: dict[str, Any], versions: d
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": versions,
         },
+        openset=openset,
     )
 
 
@@ -191,12 +211,13 @@ def _calibration(run: Any, formats: list[Format], config: ExportConfig) -> tuple
 
 
 def _export_one(fmt: Format, out: Path, run: Any, conversion: Conversion, held_out: tuple[np.ndarray, ...],
-                calibration: dict[str, Any], config: ExportConfig, versions: dict[str, str]) -> Verification:
+                calibration: dict[str, Any], config: ExportConfig, versions: dict[str, str],
+                openset: OpenSet | None) -> Verification:
     """One row of the report: the file made by ``export.produce``, or why it could not be made."""
     path = out / fmt.filename
     start = time.perf_counter()
     try:
-        made = produce(fmt, path, conversion, _description(run, fmt, calibration, versions), *held_out,
+        made = produce(fmt, path, conversion, _description(run, fmt, calibration, versions, openset), *held_out,
                        threads=config.threads, min_agreement=config.min_agreement, progress=config.progress)
     except ExportError as err:
         log.error("%s", err)
@@ -218,6 +239,7 @@ def export_run(config: ExportConfig) -> ExportReport:
     run = load_run(config.run_dir, config.dataset)
     X, y, reference = _held_out(run, config.progress)
     X_cal, calibration = _calibration(run, formats, config)
+    openset = _openset(run, config.progress)
     check_writable(out)
     versions = _versions()
     with prepare(run.model, run.spec, formats, X, reference, X_cal, config.int8_io,
@@ -230,6 +252,6 @@ def export_run(config: ExportConfig) -> ExportReport:
             rebuild_max_abs_diff=conversion.parity, calibration=calibration, versions=versions)
         for fmt in formats:
             report.rows.append(_export_one(fmt, out, run, conversion, (X, y, reference), calibration, config,
-                                           versions))
+                                           versions, openset))
     write_json(out / REPORT_FILE, report.to_dict())
     return report

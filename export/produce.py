@@ -56,6 +56,7 @@ class Conversion:
     int8_io: bool = False  # int8 input/output tensors for full-integer formats
     quiet: bool = True  # keep the C++ converters' stderr off the terminal
     parity: float = 0.0  # max |rebuild - trained model| on the held-out inputs
+    reference_embedding: np.ndarray | None = None  # the Keras model's embeddings of the held-out inputs (if any)
 
 
 @contextmanager
@@ -64,22 +65,25 @@ def prepare(model: Any, spec: FeatureSpec, formats: Sequence[Format], X: np.ndar
             prefix: str = "signedge-export-") -> Iterator[Conversion]:
     """The rebuild, proven equal to the trained model on ``X``, and its SavedModel (in a temporary folder)."""
     from export.convert import saved_model
-    from export.rebuild import check_parity, static_clone
+    from export.rebuild import check_parity, static_clone, with_embedding_output
+    from host.openset import embeddings, has_embedding
 
     unrolled = static_clone(model, spec, unroll=True)
     parity = check_parity(unrolled, reference, X)
+    reference_embedding = embeddings(model, X)[1] if has_embedding(model) and len(X) else None
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        sm_dir = saved_model(unrolled, Path(tmp)) if any(f.converter == "tflite" for f in formats) else None
-        yield Conversion(model, spec, sm_dir, calibration, int8_io, quiet, parity)
+        sm_dir = (saved_model(with_embedding_output(unrolled), Path(tmp))
+                  if any(f.converter == "tflite" for f in formats) else None)
+        yield Conversion(model, spec, sm_dir, calibration, int8_io, quiet, parity, reference_embedding)
 
 
 def convert_format(fmt: Format, conversion: Conversion, metadata: dict[str, bytes]) -> bytes:
     """The bytes of ``fmt``'s file, ``metadata`` embedded; an ExportError when the converter fails."""
     from export import convert
-    from export.rebuild import static_clone
+    from export.rebuild import static_clone, with_embedding_output
 
     if fmt.converter == "onnx":
-        looped = static_clone(conversion.model, conversion.spec, unroll=False)
+        looped = with_embedding_output(static_clone(conversion.model, conversion.spec, unroll=False))
         return convert.convert_onnx(looped, conversion.spec.frames, conversion.spec.num_features,
                                     quiet=conversion.quiet, metadata=metadata)
     assert conversion.saved_model_dir is not None, "prepare() makes the SavedModel when a format is TFLite"
@@ -112,7 +116,8 @@ def produce(fmt: Format, path: Path, conversion: Conversion, description: ModelI
     seconds = time.perf_counter() - start
     sidecar_path(path).unlink(missing_ok=True)  # an older export's sidecar must never sit beside the new file
     write_model(path, data)
-    row, probs, runner = verify_file(path, fmt, X, y, reference, seconds, threads, min_agreement, progress)
+    row, probs, runner = verify_file(path, fmt, X, y, reference, seconds, threads, min_agreement, progress,
+                                     conversion.reference_embedding)
     if runner is None or probs is None:
         return Produced(row, probs, None)
     classifier = _device_check(row, runner, description.spec, X, probs)

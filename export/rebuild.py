@@ -89,3 +89,17 @@ def check_parity(clone: Any, reference: np.ndarray, X: np.ndarray, samples: int 
         raise ModelError(f"the batch-1 unrolled rebuild differs from the trained model by {diff:.2e} "
                          f"(> {tolerance:g}); it cannot be exported faithfully")
     return diff
+
+
+def with_embedding_output(clone: Any) -> Any:
+    """A model with a cosine head (a layer named ``embedding``) as two named outputs, ``probabilities`` and
+    ``embedding``, the names the device reads (``edge_runtime.model_file``); any other model as it is."""
+    import keras
+
+    from edge_runtime.model_file import EMBEDDING, PROBABILITIES
+
+    names = {layer.name for layer in clone.layers}
+    if EMBEDDING not in names:
+        return clone
+    return keras.Model(clone.inputs[0], {PROBABILITIES: clone.outputs[0], EMBEDDING: clone.get_layer(EMBEDDING).output},
+                       name=clone.name)

@@ -146,3 +146,40 @@ def late_dropouts(model: Any) -> list[LateDropout]:
             found.append(layer)
         found += late_dropouts(layer)
     return found
+
+
+@keras.saving.register_keras_serializable(package="signedge")
+class CosineSoftmax(keras.layers.Layer):
+    """``softmax(scale * cos(e, w_c))``: a classifier whose classes are directions (prototypes) in the embedding.
+
+    The input ``e`` is already unit length (``UnitNormalization``); each class
+    weight column is normalised here, so a class score is a cosine similarity
+    and the weights ARE the class prototypes the device compares a sign with
+    (``edge_runtime.openset``). With a fixed ``scale`` (NormFace, Wang et al.
+    2017) a cross-entropy on these probabilities pulls every recording towards
+    its class's direction; ``host.losses.CosineMarginCrossEntropy`` adds the
+    CosFace margin. Builtin TFLite ops only (the normalised weights are a
+    constant once converted: FULLY_CONNECTED, MUL, SOFTMAX).
+    """
+
+    def __init__(self, classes: int, scale: float = 16.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classes = int(classes)
+        self.scale = float(scale)
+
+    def build(self, input_shape: tuple) -> None:
+        self.kernel = self.add_weight(name="prototypes", shape=(int(input_shape[-1]), self.classes),
+                                      initializer="glorot_uniform")
+
+    def prototypes(self) -> Any:
+        """The unit-length class directions [D, C]."""
+        return self.kernel / ops.sqrt(ops.maximum(ops.sum(ops.square(self.kernel), axis=0, keepdims=True), 1e-12))
+
+    def call(self, inputs: Any) -> Any:
+        return ops.softmax(self.scale * ops.matmul(inputs, self.prototypes()), axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], self.classes)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "classes": self.classes, "scale": self.scale}

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 LOSSES = ("crossentropy", "gce")
@@ -44,8 +45,45 @@ class GeneralizedCrossEntropy(keras.losses.Loss):
         return {**super().get_config(), "q": self.q}
 
 
-def make_loss(name: str, gce_q: float = DEFAULT_GCE_Q) -> Any:
-    """The Keras loss for a ``--loss`` name."""
+@keras.saving.register_keras_serializable(package="signedge")
+class CosineMarginCrossEntropy(keras.losses.Loss):
+    """CosFace (Wang et al., CVPR 2018) on the probabilities of a ``host.layers.CosineSoftmax`` head.
+
+    CosFace subtracts a margin ``m`` from the true class's cosine before the
+    scaled softmax, so a recording must sit ``m`` closer to its own class
+    direction than to any other: classes end up tighter and further apart,
+    which is what telling a known sign from an unknown one by its distance
+    needs. The layer outputs ``p = softmax(s * cos)``; the margin only rescales
+    the true class's term by ``k = exp(-s * m)``, so the loss is computed from
+    ``p`` alone: ``-log(k p_y / (k p_y + 1 - p_y))``. ``margin = 0`` is plain
+    cross-entropy (NormFace).
+    """
+
+    def __init__(self, scale: float = 16.0, margin: float = 0.0, name: str = "cosine_margin_cross_entropy",
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        if not 0.0 <= float(margin) < 1.0:
+            raise ValueError(f"margin must be in [0, 1), got {margin}")
+        self.scale = float(scale)
+        self.margin = float(margin)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        labels = ops.cast(ops.reshape(y_true, (-1, 1)), "int32")
+        p = ops.take_along_axis(ops.reshape(y_pred, (ops.shape(labels)[0], -1)), labels, axis=1)[:, 0]
+        p = ops.clip(p, _EPS, 1.0)
+        k = float(np.exp(-self.scale * self.margin))
+        return -ops.log(k * p / (k * p + (1.0 - p) + _EPS))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale, "margin": self.margin}
+
+
+def make_loss(name: str, gce_q: float = DEFAULT_GCE_Q, margin: float = 0.0, scale: float = 16.0) -> Any:
+    """The Keras loss for a ``--loss`` name (``margin`` > 0: CosFace, for a cosine head only)."""
+    if margin and name != "crossentropy":
+        raise ValueError(f"a cosine margin needs --loss crossentropy, not {name!r}")
+    if margin:
+        return CosineMarginCrossEntropy(scale, margin)
     if name == "crossentropy":
         return "sparse_categorical_crossentropy"
     if name == "gce":

@@ -118,7 +118,13 @@ class ModelCard:
     @property
     def model_sizes(self) -> dict[str, Any]:
         """The architecture's size settings, as ``train.models.build_model`` takes them."""
-        return {k: v for k, v in self.model.items() if k not in ("name", "params", "chosen_by")}
+        return {k: v for k, v in self.model.items() if k not in ("name", "params", "chosen_by", "head")}
+
+    @property
+    def head(self) -> dict[str, Any] | None:
+        """The ``head`` block (``train.models.Head.to_dict``); None on a card from before heads."""
+        head = self.model.get("head")
+        return dict(head) if isinstance(head, dict) else None
 
     @property
     def dataset_path(self) -> str:

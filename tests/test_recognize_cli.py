@@ -120,7 +120,7 @@ def test_bad_inputs_are_one_line_and_a_non_zero_exit(demo: Demo, tmp_path, capsy
         assert err.count("\n") == 1 and err.startswith("sign-recognize: error: ") and message in err, (name, err)
 
     assert exit_code(main, ["--model", str(demo.models["float"]), "--source", source, "--threshold", "1.5"]) == 2
-    assert "threshold must be within 0..1" in capsys.readouterr().err
+    assert "threshold must be within -1..1" in capsys.readouterr().err
 
 
 def test_the_device_path_never_imports_tensorflow_or_mediapipe(demo: Demo):

@@ -38,7 +38,7 @@ from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from host.run_folder import ModelCard, RunFolder
 from train.augment import AugmentConfig, Augmenter
 from train.model_choice import AUTO, ModelChoice, choose_model
-from train.models import DEFAULT_MODEL, build_model, resolve_sizes
+from train.models import DEFAULT_MODEL, Head, build_model, resolve_sizes
 from train.splits import Split
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,11 @@ class TrainConfig:
     exclude_signers: list[str] = field(default_factory=list)
     export_check: str | None = None  # e.g. "f16,int8"; cross-validation only
     calibration: int = DEFAULT_CALIBRATION  # int8 calibration recordings per fold (training recordings only)
+    # The last layers (train.models.Head): dense softmax, or a cosine head whose unit-length embedding the device
+    # uses to reject unknown signs and to learn new words; margin > 0 trains it with CosFace (host.losses).
+    head: str = "dense"
+    embedding: int = 64
+    margin: float = 0.0
     model_choice: ModelChoice | None = None  # what --model auto chose and from what (set by resolve_model)
 
     def __post_init__(self) -> None:
@@ -102,8 +107,21 @@ class TrainConfig:
             raise TrainConfigError(f"--gce-q must be in (0, 1], got {self.gce_q}")
         if self.strategy not in ("default", "mirrored"):
             raise TrainConfigError(f"--strategy must be default or mirrored, got {self.strategy!r}")
+        self.head_config  # an unknown head or a bad embedding size fails here
+        if not 0.0 <= float(self.margin) < 1.0:
+            raise TrainConfigError(f"--margin must be in [0, 1), got {self.margin}")
+        if self.margin and (self.head != "cosine" or self.loss != "crossentropy"):
+            raise TrainConfigError("--margin is the cosine head's CosFace margin: it needs --head cosine and --loss "
+                                   "crossentropy")
         if self.model != AUTO:  # auto's sizes are checked once resolve_model knows the architecture
             self.sizes = resolve_sizes(self.model, self.sizes)
+
+    @property
+    def head_config(self) -> Head:
+        try:
+            return Head(self.head, int(self.embedding))
+        except ModelError as err:
+            raise TrainConfigError(f"--head/--embedding: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -294,7 +312,7 @@ def check_init_run(card: ModelCard, labels: Sequence[str], spec: FeatureSpec, mo
 
 def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Model:
     """A fresh model, or the ``--init-from`` run's weights in the same architecture."""
-    model = build_model(cfg.model, spec, num_classes, **cfg.sizes)
+    model = build_model(cfg.model, spec, num_classes, head=cfg.head_config, **cfg.sizes)
     if cfg.init_from:
         previous, _ = load_run(cfg.init_from)
         try:
@@ -327,8 +345,8 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = new_model(cfg, spec, num_classes)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=make_loss(cfg.loss, cfg.gce_q),
-                      metrics=["accuracy"])
+        loss = make_loss(cfg.loss, cfg.gce_q, cfg.margin, cfg.head_config.scale)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=["accuracy"])
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),
                                           min_lr=1e-5),

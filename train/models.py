@@ -13,14 +13,16 @@ batch is static and the loop is unrolled, so builders take ``batch_size`` and
 from __future__ import annotations
 
 import inspect
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import keras
 from keras import layers
 
 from edge_runtime.errors import ModelError
+from edge_runtime.model_file import EMBEDDING as EMBEDDING_LAYER
 from edge_runtime.spec import FeatureSpec
-from host.layers import AttentionPooling, ChannelAttention, LateDropout
+from host.layers import AttentionPooling, ChannelAttention, CosineSoftmax, LateDropout
 
 Builder = Callable[..., keras.Model]
 # Small datasets give a handful of batches per epoch; Keras' default 0.99 lets the moving statistics lag
@@ -177,6 +179,55 @@ def build_conv_transformer(spec: FeatureSpec, num_classes: int, *, batch_size: i
     return keras.Model(inp, out, name="conv_transformer")
 
 
+HEADS = ("dense", "cosine")
+
+
+@dataclass(frozen=True)
+class Head:
+    """The classifier's last layers: ``dense`` (a softmax Dense on the pooled features, what every model had) or
+    ``cosine`` (pooled -> Dense(``embedding``) -> unit length, the layer named ``embedding`` -> a cosine softmax
+    with a fixed ``scale``: ``host.layers.CosineSoftmax``).
+
+    The cosine head gives the device what the dense one cannot: an embedding in
+    which the class weights are prototypes, so a sign far from every prototype
+    is unknown and a new word is one more prototype (``edge_runtime.openset``).
+    """
+
+    kind: str = "dense"
+    embedding: int = 64
+    scale: float = 16.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEADS:
+            raise ModelError(f"unknown head {self.kind!r} (known: {', '.join(HEADS)})")
+        if int(self.embedding) < 2:
+            raise ModelError(f"the embedding needs at least 2 dimensions, got {self.embedding}")
+        if not float(self.scale) > 0:
+            raise ModelError(f"the cosine head's scale must be positive, got {self.scale}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Head":
+        """A card's ``head`` block; a card from before heads existed (None) is the dense head."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ModelError(f"a head must be an object, got {data!r}")
+        return cls(kind=str(data.get("kind", "dense")), embedding=int(data.get("embedding", 64)),
+                   scale=float(data.get("scale", 16.0)))
+
+
+def _with_cosine_head(model: keras.Model, num_classes: int, head: Head) -> keras.Model:
+    """``model`` with its softmax Dense replaced by the cosine head, on the same pooled features."""
+    pooled = model.get_layer("probabilities").input
+    x = layers.Dense(head.embedding, name="embedding_dense")(pooled)
+    x = layers.UnitNormalization(name=EMBEDDING_LAYER)(x)
+    out = CosineSoftmax(num_classes, head.scale, name="probabilities")(x)
+    return keras.Model(model.inputs[0], out, name=model.name)
+
+
 MODELS: dict[str, Builder] = {
     "compact": build_compact,
     "bilstm-attention": build_bilstm_attention,
@@ -220,20 +271,26 @@ def resolve_sizes(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_model(name: str, spec: FeatureSpec, num_classes: int, *, batch_size: int | None = None,
-                unroll: bool = False, **sizes: Any) -> keras.Model:
-    """Build model ``name`` for ``spec`` and ``num_classes`` outputs; ``sizes`` override its defaults."""
+                unroll: bool = False, head: Head | None = None, **sizes: Any) -> keras.Model:
+    """Build model ``name`` for ``spec`` and ``num_classes`` outputs; ``sizes`` override its defaults.
+
+    ``head``: the last layers (None: the dense softmax every builder ends in).
+    """
     if num_classes < 2:
         raise ModelError(f"a classifier needs at least 2 classes, got {num_classes}")
-    return _builder(name)(spec, num_classes, batch_size=batch_size, unroll=unroll, **resolve_sizes(name, sizes))
+    model = _builder(name)(spec, num_classes, batch_size=batch_size, unroll=unroll, **resolve_sizes(name, sizes))
+    if head is not None and head.kind == "cosine":
+        model = _with_cosine_head(model, num_classes, head)
+    return model
 
 
-def export_clone(model: keras.Model, name: str, spec: FeatureSpec, num_classes: int,
+def export_clone(model: keras.Model, name: str, spec: FeatureSpec, num_classes: int, head: Head | None = None,
                  **sizes: Any) -> keras.Model:
     """The same model rebuilt for TFLite (static batch 1, unrolled LSTMs) carrying ``model``'s weights.
 
     ``name`` and ``sizes`` come from the run's model card (``ModelCard.model_name``
     and ``ModelCard.model_sizes``).
     """
-    clone = build_model(name, spec, num_classes, batch_size=1, unroll=True, **sizes)
+    clone = build_model(name, spec, num_classes, batch_size=1, unroll=True, head=head, **sizes)
     clone.set_weights(model.get_weights())
     return clone

@@ -111,10 +111,13 @@ def base_card(loaded: Any, cfg: Any, model_block: dict[str, Any]) -> dict[str, A
     }
 
 
-def model_block(name: str, sizes: dict[str, Any], params: int, choice: Any = None) -> dict[str, Any]:
-    """The card's ``model``: name, sizes, parameters and, when ``--model auto`` picked it, ``chosen_by`` (the rule
-    and the class and recording counts it was given)."""
+def model_block(name: str, sizes: dict[str, Any], params: int, choice: Any = None,
+                head: Any = None) -> dict[str, Any]:
+    """The card's ``model``: name, sizes, parameters, the head (a ``train.models.Head``) and, when ``--model auto``
+    picked it, ``chosen_by`` (the rule and the class and recording counts it was given)."""
     block = {"name": name, **sizes, "params": int(params)}
+    if head is not None:
+        block["head"] = head.to_dict()
     if choice:
         block["chosen_by"] = choice.to_dict()  # a train.model_choice.ModelChoice
     return block
@@ -274,7 +277,8 @@ def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any,
                            f"{cfg.model}: test accuracy {test.accuracy:.1%} on {test.n} held-out recordings")
     plot_curves(run.file(CURVES_FILE), result.fit.history, result.fit.best_epoch,
                 f"{cfg.model} on {loaded.dataset.folder.name}, split by {result.split.mode}")
-    card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, model.count_params(), cfg.model_choice))
+    card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, model.count_params(), cfg.model_choice,
+                                                   cfg.head_config))
     card["split"] = result.split.to_dict(loaded.rows)
     card["metrics"] = {"test": test.to_dict()}
     card["fit"] = {"best_epoch": result.fit.best_epoch, "epochs_run": result.fit.epochs_run,
@@ -425,7 +429,7 @@ def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int
     write_class_report_csv(run.file(TEST_REPORT_FILE), pooled.per_class())
     named = plot_confusion(run.file(CONFUSION_PNG), pooled.confusion, loaded.labels,
                            f"{cfg.model}, {cv.scheme}: {pooled.accuracy:.1%} pooled over {pooled.n} recordings")
-    card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, params, cfg.model_choice))
+    card = base_card(loaded, cfg, model_block(cfg.model, cfg.sizes, params, cfg.model_choice, cfg.head_config))
     card["split"] = {"mode": cv.mode, "seed": cfg.seed, "scheme": cv.scheme,
                      "folds": [{"fold": f.fold, "held_out": f.held_out} for f in cv.folds]}
     card["metrics"] = {"crossval": cv.to_dict(), "pooled": pooled.to_dict()}

@@ -53,8 +53,11 @@ examples:
   sign-recognize --model model_int8.tflite --hand-model hand_landmarker.task --source picam --print-systemd-unit
 
 A sign starts when hands appear or move, and ends when they leave (--end-gap) or
-rest (--rest). A sign below --threshold is reported as "unknown" (hide with
---hide-unknown; --sliding always hides them). Status and a summary go to stderr.
+rest (--rest). A sign below the threshold is reported as "unknown" (hide with
+--hide-unknown; --sliding always hides them): a model with an embedding (sign-train
+--head cosine) carries its own threshold, chosen on validation people, on the
+sign's best cosine similarity to a word's prototype; words added with sign-enroll
+are recognised alongside the trained ones. Status and a summary go to stderr.
 With --serve, a replay or video plays at its own speed, and when it ends the page
 stays up until Ctrl-C.
 """
@@ -80,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classify a window of T frames every --stride frames instead of hand-driven segments")
     p.add_argument("--stride", type=int, default=RecognizerConfig().stride, help="frames between sliding windows")
     p.add_argument("--threshold", type=float, default=dec.threshold,
-                   help="lowest softmax probability reported as a sign; below it the sign is 'unknown'")
+                   help="below it a sign is 'unknown'. Default: the model's own (a model with an embedding: the "
+                        "cosine similarity to the nearest prototype, -1..1, chosen on validation people; an older "
+                        "model: 0.5 on the top softmax probability)")
     p.add_argument("--cooldown", type=float, default=dec.cooldown_s,
                    help="seconds during which the same label is not reported again")
     p.add_argument("--hide-unknown", action="store_true", help="do not report signs below --threshold")

@@ -21,6 +21,8 @@ PROG = "sign-train"
 # host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
 LOSS_CHOICES = ("crossentropy", "gce")
 GCE_Q_DEFAULT = 0.7
+HEAD_CHOICES = ("cosine", "dense")  # train.models.HEADS; the default is the first
+DEFAULT_MARGIN = 0.2
 
 EPILOG = """\
 examples:
@@ -76,6 +78,15 @@ def build_parser() -> Any:
                    help="crossentropy, or gce (generalized cross-entropy): bounded, so recordings whose label looks "
                         "wrong to the model weigh less (on the shared real sets it did not beat cross-entropy: "
                         "benchmarks/results/accuracy_gce.md; leaving out what sign-audit flags helped more)")
+    p.add_argument("--head", choices=HEAD_CHOICES, default="cosine",
+                   help="the last layers: cosine (default) ends in a unit-length embedding and a cosine softmax "
+                        "whose class weights are prototypes: the exported model rejects signs it does not know and "
+                        "learns new words on the device (sign-enroll); dense is the plain softmax of older runs")
+    p.add_argument("--embedding", type=int, default=64, help="the cosine head's embedding size")
+    p.add_argument("--margin", type=float, default=None,
+                   help="the cosine head's CosFace margin: a recording must be this much closer (in cosine) to its "
+                        f"own word than to any other; 0 = plain cosine softmax (NormFace). Default {DEFAULT_MARGIN} "
+                        "with --head cosine and --loss crossentropy, else 0")
     p.add_argument("--gce-q", type=float, default=GCE_Q_DEFAULT,
                    help="gce's q in (0, 1]: towards 0 it is cross-entropy, 1 the mean absolute error")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
@@ -139,6 +150,8 @@ def make_config(args: Any) -> Any:
         if sizes:
             raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
         model, sizes = name, init_card.model_sizes
+        head = (init_card.head or {"kind": "dense"})
+        args.head, args.embedding = str(head.get("kind", "dense")), int(head.get("embedding", args.embedding))
     if args.no_augment:
         augment = NO_AUGMENT
     else:
@@ -171,7 +184,15 @@ def make_config(args: Any) -> Any:
                        folds=folds, augment=augment, class_weights=not args.no_class_weights,
                        strategy=args.strategy, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
                        exclude_signers=exclude_signers, export_check=args.export_check,
-                       calibration=args.calibration)
+                       calibration=args.calibration, head=args.head, embedding=args.embedding,
+                       margin=_margin(args))
+
+
+def _margin(args: Any) -> float:
+    """--margin as given, else the default where it applies (cosine head, cross-entropy) and 0 elsewhere."""
+    if args.margin is not None:
+        return float(args.margin)
+    return DEFAULT_MARGIN if args.head == "cosine" and args.loss == "crossentropy" else 0.0
 
 
 def make_spec(spec_id: str, frames: int) -> Any:
