@@ -19,6 +19,7 @@ from edge_runtime.errors import ModelError
 from edge_runtime.model_file import EMBEDDING as EMBEDDING_LAYER
 from edge_runtime.model_file import PROBABILITIES as HEAD_LAYER
 from edge_runtime.openset import OpenSet, cosines
+from host.openset_metrics import threshold_at_acceptance
 
 ACCEPT = 0.95  # share of validation recordings of known signs the default threshold accepts
 
@@ -39,33 +40,55 @@ def head_prototypes(model: Any) -> tuple[np.ndarray, float]:
     return np.asarray(keras.ops.convert_to_numpy(layer.prototypes()), np.float32).T, float(layer.scale)
 
 
-def embeddings(model: Any, X: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities [n, C], unit embeddings [n, D]) of the Keras model; the embedding of a dense-head model is its
-    pooled features (the softmax layer's input), scaled to unit length."""
+def outputs(model: Any, X: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities [n, C], logits [n, C], unit embeddings [n, D]) of the Keras model in one pass.
+
+    A cosine head's logits are ``scale * cos`` and its embedding is the layer
+    named ``embedding``; a dense head's are its Dense layer's pre-softmax values
+    and its embedding is the pooled features (the softmax layer's input) scaled
+    to unit length.
+    """
     import keras
 
-    tap = model.get_layer(EMBEDDING_LAYER).output if has_embedding(model) else model.get_layer(HEAD_LAYER).input
+    from host.layers import CosineSoftmax
+
+    head = model.get_layer(HEAD_LAYER)
+    cosine = isinstance(head, CosineSoftmax)
+    tap = model.get_layer(EMBEDDING_LAYER).output if cosine else head.input
     both = keras.Model(model.inputs[0], [model.outputs[0], tap])
-    probs, emb = both.predict(np.asarray(X, np.float32), batch_size=batch_size, verbose=0)
-    emb = np.asarray(emb, np.float32)
-    return np.asarray(probs, np.float32), emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    probs, feats = both.predict(np.asarray(X, np.float32), batch_size=batch_size, verbose=0)
+    feats = np.asarray(feats, np.float32)
+    emb = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    if cosine:
+        protos, scale = head_prototypes(model)
+        logits = scale * emb @ protos.T
+    else:
+        kernel, bias = head.get_weights()
+        logits = feats @ kernel + bias
+    return np.asarray(probs, np.float32), np.asarray(logits, np.float32), emb
 
 
-def choose_threshold(scores: np.ndarray, accept: float = ACCEPT) -> float:
-    """The highest threshold that still accepts ``accept`` of ``scores`` (known signs of validation people)."""
-    scores = np.asarray(scores, np.float64)
-    if not len(scores):
-        raise ModelError("no validation recordings to choose the open-set threshold on")
-    k = int(np.floor((1.0 - accept) * len(scores)))
-    return float(np.sort(scores)[k])
+def embeddings(model: Any, X: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities [n, C], unit embeddings [n, D]) of the Keras model (see :func:`outputs`)."""
+    probs, _, emb = outputs(model, X, batch_size)
+    return probs, emb
+
+
+def class_means(emb: np.ndarray, y: np.ndarray, classes: int) -> np.ndarray:
+    """Unit-length mean embedding of each class [C, D]: the prototypes of a model whose head has none."""
+    protos = np.stack([emb[y == c].mean(axis=0) if np.any(y == c) else np.zeros(emb.shape[1]) for c in
+                       range(classes)])
+    return (protos / np.maximum(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def openset_block(model: Any, X_val: np.ndarray, split: str, accept: float = ACCEPT) -> OpenSet:
     """What export embeds for a cosine-head model: its prototypes, scale, and the threshold chosen on ``X_val``
     (``split`` says how the run split its recordings: by signer or by source)."""
     protos, scale = head_prototypes(model)
+    if not len(X_val):
+        raise ModelError("no validation recordings to choose the open-set threshold on")
     _, emb = embeddings(model, X_val)
-    threshold = choose_threshold(cosines(emb, protos).max(axis=1), accept)
+    threshold = threshold_at_acceptance(cosines(emb, protos).max(axis=1), accept)
     rule = (f"accepts {accept:.0%} of the validation split's known signs ({len(X_val)} recordings, split by "
             f"{split}: never trained or tested on); score: best cosine similarity to a prototype")
     return OpenSet(protos, scale, round(threshold, 6), rule)

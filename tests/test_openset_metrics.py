@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from experiments.openset_metrics import (
+from host.openset_metrics import (
     auroc,
     energy,
     far_at,
@@ -111,7 +111,7 @@ def test_bad_input_is_a_value_error_that_says_what_is_wrong(call, expected):
 
 
 def test_openset_metrics_imports_without_tensorflow():
-    code = ("import sys, experiments.openset_metrics; "
+    code = ("import sys, host.openset_metrics; "
             "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -7,8 +7,9 @@ about that; these figures do. Every score here is "higher = more likely a known 
   thresholds at once;
 * FAR@95: at the threshold that still accepts 95% of known signs, the share of unknown signs accepted too.
 
-``max_probability`` and ``energy`` turn a classifier's outputs into such a score; they are pure math, kept here
-until the device needs them.
+``max_probability`` and ``energy`` turn a classifier's outputs into such a score. Export chooses the device's
+default threshold with ``threshold_at_acceptance`` (on validation people, ``host.openset``); ``sign-openset``
+measures the rest on test people.
 """
 
 from __future__ import annotations

@@ -1,0 +1,140 @@
+"""``sign-openset``'s result files: Markdown tables, JSON, and the two plots (ROC curves; accuracy against shots).
+
+Aggregates only (per person and per sign, no recording names), like ``sign-accuracy``'s files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.files import atomic_path, write_json, write_text
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.3f}"
+
+
+def _rejection_md(part: dict[str, Any]) -> list[str]:
+    d = part["data"]
+    lines = [
+        "## Rejection: ASL-48's three signs known, everything else unknown",
+        "",
+        f"Model `{part['model']}`, spec `{part['spec']}` T={part['frames']}. Trained on {d['train_people']} of the 48 "
+        f"ASL people, threshold chosen on the other {d['val_people']} (validation). Tested on {d['test_people']} "
+        f"mpdata-words people not in ASL-48: {d['known_recordings']} recordings of the three known signs, "
+        f"{d['unknown_recordings']} of the 18 other signs, {d['rest_pieces']} rest pieces (frames the segmenter cuts "
+        f"away). {d['negative_donors']} further mpdata-words people gave the none-class models their negatives "
+        f"({d['none_class_negatives']} with the ASL training people's rest pieces) and are never tested; "
+        f"{len(d['overlap_left_out'])} people in both sets are left out.",
+        "",
+        "FAR@95: unknown signs accepted at the threshold that accepts 95% of the test people's known signs. "
+        "At the validation threshold (what the device stores): the share of test known signs accepted and of "
+        "unknown ones falsely accepted.",
+        "",
+        "| method | score | format | AUROC | vs signs | vs rest | FAR@95 | val. threshold | known accepted | "
+        "unknown accepted | known accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in part["rows"]:
+        lines.append(f"| {r['method']} | {r['score']} | {r['format']} | {_num(r['auroc'])} | {_num(r['auroc_signs'])} "
+                     f"| {_num(r['auroc_rest'])} | {_pct(r['far95'])} | {_num(r['threshold'])} | "
+                     f"{_pct(r['val_threshold_accept'])} | {_pct(r['val_threshold_far'])} | "
+                     f"{_pct(r['known_accuracy'])} |")
+    if part.get("signs"):
+        lines += ["", "Per sign, the device's own score of each method (int8 file) at the validation threshold:", "",
+                  "| method | score | sign | known | recordings | accepted |", "|---|---|---|---|---|---|"]
+        lines += [f"| {s['method']} | {s['score']} | {s['sign']} | {'yes' if s['known'] else 'no'} | {s['n']} | "
+                  f"{_pct(s['accepted'])} |" for s in part["signs"]]
+    if part.get("people"):
+        lines += ["", "Per test person, the same:", "",
+                  "| method | person | known | accepted | other signs | accepted | rest | accepted |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {p['method']} | {p['person']} | {p['known_n']} | {_pct(p['known_accepted'])} | {p['signs_n']} | "
+                  f"{_pct(p['signs_accepted'])} | {p['rest_n']} | {_pct(p['rest_accepted'])} |" for p in part["people"]]
+    return lines
+
+
+def _enrollment_md(part: dict[str, Any]) -> list[str]:
+    d = part["data"]
+    lines = [
+        "## Enrollment: six mpdata-words signs learnt from one person's recordings",
+        "",
+        f"Model `{part['model']}`, spec `{part['spec']}` T={part['frames']}. The encoder trains on "
+        f"{d['train_people']} people's recordings of {len(d['trained_signs'])} signs (validation {d['val_people']} "
+        f"people); left out: {', '.join(d['left_out'])}. {d['test_people']} test people ({d['test_recordings']} "
+        f"recordings of all 21 signs). In each of {d['trials']} trials one test person per left-out sign (with at "
+        f"least 10 recordings of it; donors per sign: "
+        + ", ".join(f"{w} {n}" for w, n in d["donors_per_sign"].items())
+        + ") enrolls it from their first k recordings; every other test person's recordings are scored by nearest "
+        "prototype (trained + enrolled). Baseline: 1-nearest-neighbour on the standardised raw feature vectors, the "
+        "training recordings and the same shots as references.",
+        "",
+        "| method | format | shots | enrolled signs (pooled) | enrolled, mean per person | trained before | "
+        "trained after | change |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in part["rows"]:
+        change = 100 * (r["trained_after"] - r["trained_before"])
+        lines.append(f"| {r['method']} | {r['format']} | {r['shots']} | {_pct(r['enrolled_accuracy'])} | "
+                     f"{_pct(r['enrolled_person_mean'])} | {_pct(r['trained_before'])} | {_pct(r['trained_after'])} | "
+                     f"{change:+.1f} pts |")
+    if part.get("rejection_before"):
+        lines += ["", "Before enrollment, the left-out signs as unknowns (test people, Keras, prototype cosine):", "",
+                  "| method | AUROC | FAR@95 |", "|---|---|---|"]
+        lines += [f"| {r['method']} | {_num(r['auroc'])} | {_pct(r['far95'])} |" for r in part["rejection_before"]]
+    return lines
+
+
+def markdown(result: dict[str, Any], command: str) -> str:
+    lines = ["# Open-set rejection and enrollment (sign-openset)", "", f"Written by `{command}` "
+             f"({result['seconds'] / 60:.0f} min, seed {result['seed']}). People who are tested are never in "
+             "training, validation or threshold choice.", ""]
+    if "rejection" in result:
+        lines += _rejection_md(result["rejection"]) + [""]
+    if "enrollment" in result:
+        lines += _enrollment_md(result["enrollment"]) + [""]
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """ROC curves of the rejection part (int8, each method's scores) and enrolled accuracy against shots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    roc = result.get("rejection", {}).get("roc", {})
+    for key, (fpr, tpr) in roc.items():
+        if key.endswith("/int8"):
+            axes[0].plot(fpr, tpr, label=key.removesuffix("/int8"), linewidth=1)
+    axes[0].plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
+    axes[0].set(title="Rejection, int8 on the device: ROC", xlabel="unknown signs accepted",
+                ylabel="known signs accepted")
+    axes[0].legend(fontsize=7)
+    rows = result.get("enrollment", {}).get("rows", [])
+    for key in sorted({(r["method"], r["format"]) for r in rows}):
+        pts = sorted((r["shots"], r["enrolled_accuracy"]) for r in rows if (r["method"], r["format"]) == key)
+        axes[1].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=" ".join(key))
+    axes[1].set(title="Enrolled signs, other people", xlabel="shots (recordings of one person)",
+                ylabel="accuracy", ylim=(0, 1))
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def write(result: dict[str, Any], out: Path, command: str) -> list[Path]:
+    """OUT.md, OUT.json and OUT.png."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".md"), out.with_suffix(".json"), out.with_suffix(".png")]
+    write_text(paths[0], markdown(result, command))
+    write_json(paths[1], {"command": command, **result})
+    plot(result, paths[2])
+    return paths
