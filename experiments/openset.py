@@ -42,8 +42,16 @@ from edge_runtime.classifier import Classifier
 from edge_runtime.hands import HandSequence
 from edge_runtime.model_info import ModelInfo
 from edge_runtime.openset import OpenSet, cosines, unit
-from experiments.openset_data import (ASL_KNOWN, LEFT_OUT, EnrollTrial, RejectionData, enroll_trials,
-                                      enrollment_split, people, rejection_data)
+from experiments.openset_data import (
+    ASL_KNOWN,
+    LEFT_OUT,
+    EnrollTrial,
+    RejectionData,
+    enroll_trials,
+    enrollment_split,
+    people,
+    rejection_data,
+)
 from host.openset_metrics import auroc, energy, far_at, roc_curve, threshold_at_acceptance
 from train.fit import Loaded, TrainConfig, fit
 
@@ -60,17 +68,20 @@ class Method:
     head: str
     margin: float = 0.0
     none_class: bool = False
+    background: float | None = None
 
 
 METHODS = {m.name: m for m in (Method("dense", "dense"), Method("cosine", "cosine"),
-                               Method("cosface", "cosine", 0.2), Method("none-class", "dense", none_class=True),
+                               Method("cosface", "cosine", 0.2), Method("cosface-bg", "cosine", 0.2, background=0.5),
+                               Method("none-class", "dense", none_class=True),
                                Method("cosface-none", "cosine", 0.2, none_class=True))}
+KNN = 5  # knn-cosine: the cosine similarity to the k-th nearest training embedding (Sun et al., ICML 2022)
 
 
 def train_config(base: TrainConfig, method: Method) -> TrainConfig:
     import dataclasses
 
-    return dataclasses.replace(base, head=method.head, margin=method.margin)
+    return dataclasses.replace(base, head=method.head, margin=method.margin, background=method.background)
 
 
 # ---------------------------------------------------------------- model outputs
@@ -84,7 +95,8 @@ class Outputs:
     emb: np.ndarray | None  # [n, D] unit embeddings
     logits: np.ndarray | None = None  # [n, C] (Keras only)
 
-    def scores(self, prototypes: np.ndarray | None, none_index: int | None = None) -> dict[str, np.ndarray]:
+    def scores(self, prototypes: np.ndarray | None, none_index: int | None = None,
+               bank: np.ndarray | None = None) -> dict[str, np.ndarray]:
         known = self.probs if none_index is None else np.delete(self.probs, none_index, axis=1)
         out = {"max-probability": known.max(axis=1)}
         if self.logits is not None and none_index is None:
@@ -92,9 +104,20 @@ class Outputs:
         if self.emb is not None and prototypes is not None:
             kept = prototypes if none_index is None else np.delete(prototypes, none_index, axis=0)
             out["prototype-cosine"] = cosines(self.emb, kept).max(axis=1)
+        if self.emb is not None and bank is not None and len(bank) >= KNN:
+            out["knn-cosine"] = knn_cosine(self.emb, bank)
         if none_index is not None:
             out["not-none"] = 1.0 - self.probs[:, none_index]
         return out
+
+
+def knn_cosine(emb: np.ndarray, bank: np.ndarray, k: int = KNN, chunk: int = 1024) -> np.ndarray:
+    """Cosine similarity of each embedding to its k-th nearest embedding in ``bank`` (higher = more familiar)."""
+    out = np.empty(len(emb), np.float32)
+    for start in range(0, len(emb), chunk):
+        sims = emb[start:start + chunk] @ bank.T
+        out[start:start + chunk] = -np.partition(-sims, k - 1, axis=1)[:, k - 1]
+    return out
 
 
 def keras_outputs(model: Any, X: np.ndarray) -> Outputs:
@@ -219,6 +242,7 @@ def run_rejection(asl: Loaded, words: Loaded, split_train: Sequence[int], split_
         model = result.model
         train_out = keras_outputs(model, asl.features(data.train))
         protos = _prototypes(model, train_out, asl.y[data.train], len(fit_labels))
+        bank = train_out.emb
         sets = {"val": X_val, "known": X_known, "signs": X_signs, "rest": X_rest}
         keras_out = {k: keras_outputs(model, X) for k, X in sets.items()}
         openset = _openset(model, protos, keras_out["val"]) if method.head == "cosine" else None
@@ -227,7 +251,7 @@ def run_rejection(asl: Loaded, words: Loaded, split_train: Sequence[int], split_
             device_scores = {k: np.array([clf.score(x).score for x in X]) for k, X in sets.items()}
         for fmt, outs in (("keras", keras_out), ("int8", device_out)):
             fmt_protos = protos if fmt == "keras" or openset is not None else None
-            scored = {k: o.scores(fmt_protos, none_index) for k, o in outs.items()}
+            scored = {k: o.scores(fmt_protos, none_index, bank) for k, o in outs.items()}
             pred = _known_argmax(outs["known"].probs, none_index)
             accuracy = float(np.mean(pred == y_known))
             for score in scored["known"]:
@@ -300,6 +324,8 @@ def _per_sign(method: str, score: str, data: RejectionData, words: Loaded, score
 class EnrollRow:
     method: str
     format: str  # keras | int8 | baseline
+    prototypes: str  # what stands for a trained sign: "head" (a cosine head's class weights) or "means" (the mean
+    # embedding of its training recordings, the same footing as an enrolled word's mean of a few recordings)
     shots: int
     enrolled_accuracy: float  # pooled over trials: left-out signs of non-donor test people, 21-way
     enrolled_person_mean: float  # mean over people of their enrolled-sign accuracy
@@ -315,7 +341,7 @@ def _nearest(emb: np.ndarray, protos: np.ndarray) -> np.ndarray:
     return cosines(emb, protos).argmax(axis=1)
 
 
-def _enroll_scores(method: str, fmt: str, emb: np.ndarray, trained_protos: np.ndarray, words: Loaded,
+def _enroll_scores(method: str, fmt: str, kind: str, emb: np.ndarray, trained_protos: np.ndarray, words: Loaded,
                    test: Sequence[int], trials: Sequence[EnrollTrial], trained: Sequence[str],
                    left_out: Sequence[str], shots: int) -> EnrollRow:
     """Nearest prototype among trained + enrolled (what the device does) for each trial, pooled."""
@@ -348,7 +374,7 @@ def _enroll_scores(method: str, fmt: str, emb: np.ndarray, trained_protos: np.nd
                 hits_b += int(before[j] == truth)
                 hits_a += int(after[j] == truth)
     person_mean = float(np.mean([np.mean(v) for v in by_person.values()])) if by_person else float("nan")
-    return EnrollRow(method, fmt, shots, hits_e / max(n_e, 1), person_mean, hits_b / max(n_t, 1),
+    return EnrollRow(method, fmt, kind, shots, hits_e / max(n_e, 1), person_mean, hits_b / max(n_t, 1),
                      hits_a / max(n_t, 1), used)
 
 
@@ -391,8 +417,8 @@ def _baseline(words: Loaded, train_rows: Sequence[int], test: Sequence[int], tri
                 hits_b += int(trained_nn[k] == truth)
                 hits_a += int(after[j] == truth)
     person_mean = float(np.mean([np.mean(v) for v in by_person.values()])) if by_person else float("nan")
-    return EnrollRow("raw-features-1nn", "baseline", shots, hits_e / max(n_e, 1), person_mean, hits_b / max(n_t, 1),
-                     hits_a / max(n_t, 1), used)
+    return EnrollRow("raw-features-1nn", "baseline", "training recordings", shots, hits_e / max(n_e, 1), person_mean,
+                     hits_b / max(n_t, 1), hits_a / max(n_t, 1), used)
 
 
 @dataclass
@@ -403,9 +429,11 @@ class EnrollResult:
 
 
 def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequence[str], left_out: Sequence[str],
-                   shots: Sequence[int] = SHOTS, trials: int = 10, seed: int = 0, report: Any = None) -> EnrollResult:
+                   shots: Sequence[int] = SHOTS, trials: int = 10, seed: int = 0, report: Any = None,
+                   save: Path | None = None) -> EnrollResult:
     """Train an encoder per head without ``left_out`` and the test people, enroll, score (module docstring)."""
     from export.calibration import calibration_sample
+    from host.openset import class_means, head_prototypes
 
     missing = [w for w in left_out if w not in words.labels]
     if missing:
@@ -424,6 +452,9 @@ def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequen
                                                                      seed)])
     rows: list[EnrollRow] = [_baseline(words, train_rows, test, trial_list, trained, list(left_out), k) for k in shots]
     rejection = []
+    softmax_accuracy: dict[str, float] = {}
+    is_trained = np.array([words.rows[i].label in index for i in test])
+    y_test = np.array([index.get(words.rows[i].label, -1) for i in test])
     for name in methods:
         method = METHODS[name]
         if method.none_class:
@@ -431,17 +462,28 @@ def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequen
         result = fit(train_config(base, method), words.spec, len(trained), [words.recordings[i].hands for i in
                      train_rows], y_train, X_val, y_val, report=report, prefix=f"enrollment {name}: ")
         model = result.model
-        protos = _prototypes(model, keras_outputs(model, words.features(train_rows)), y_train, len(trained))
+        train_out = keras_outputs(model, words.features(train_rows))
+        assert train_out.emb is not None
+        kinds = {"means": class_means(train_out.emb, y_train, len(trained))}
+        if method.head == "cosine":
+            kinds["head"] = head_prototypes(model)[0]
+        protos = kinds.get("head", kinds["means"])
         test_out = keras_outputs(model, X_test)
         assert test_out.emb is not None
+        softmax_accuracy[name] = float(np.mean(test_out.probs[is_trained].argmax(1) == y_test[is_trained]))
         embs = {"keras": test_out.emb}
         if method.head == "cosine":
             val_out = keras_outputs(model, X_val)
             with int8_classifier(model, words, trained, X_cal, X_val, y_val, _openset(model, protos, val_out)) as clf:
                 embs["int8"] = device_outputs(clf, X_test).emb
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            np.savez(save / f"enrollment-{name}.npz", train=train_out.emb, y_train=y_train, **{f"test_{k}": v for
+                     k, v in embs.items()}, **{f"protos_{k}": v for k, v in kinds.items()})
         for fmt, emb in embs.items():
-            rows += [_enroll_scores(name, fmt, emb, protos, words, test, trial_list, trained, list(left_out), k)
-                     for k in shots]
+            for kind, kind_protos in kinds.items():
+                rows += [_enroll_scores(name, fmt, kind, emb, kind_protos, words, test, trial_list, trained,
+                                        list(left_out), k) for k in shots]
         is_left = np.array([words.rows[i].label in left_out for i in test])
         sims = cosines(test_out.emb, protos).max(axis=1)
         rejection.append({"method": name, "score": "prototype-cosine", "auroc": round(auroc(sims[~is_left],
@@ -449,7 +491,8 @@ def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequen
     return EnrollResult(rows, rejection, {
         "trained_signs": trained, "left_out": list(left_out), "train_people": len(people(words, train_rows)),
         "val_people": len(people(words, val_rows)), "test_people": len(people(words, test)),
-        "donors_per_sign": {w: len(v) for w, v in eligible.items()}, "trials": trials, "test_recordings": len(test)})
+        "donors_per_sign": {w: len(v) for w, v in eligible.items()}, "trials": trials, "test_recordings": len(test),
+        "softmax_accuracy_trained_signs": softmax_accuracy})
 
 
 # ---------------------------------------------------------------- the command
@@ -524,7 +567,7 @@ def run_openset(config: OpensetConfig, report: Any = None) -> dict[str, Any]:
         split = enrollment_split(words, LEFT_OUT, max(SHOTS), config.seed)
         base = _base(words_set, config.seed, config.epochs, len(words.labels) - len(LEFT_OUT), len(words.rows))
         enrolled = run_enrollment(words, split, base, config.methods, LEFT_OUT, SHOTS, config.trials, config.seed,
-                                  report)
+                                  report, save=config.work / "embeddings")
         out["enrollment"] = {"model": base.model, "spec": spec.id, "frames": spec.frames, "data": enrolled.data,
                              "rows": [r.to_dict() for r in enrolled.rows], "rejection_before": enrolled.rejection}
     out["seconds"] = round(time.perf_counter() - started, 1)

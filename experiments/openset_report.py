@@ -74,13 +74,14 @@ def _enrollment_md(part: dict[str, Any]) -> list[str]:
         "prototype (trained + enrolled). Baseline: 1-nearest-neighbour on the standardised raw feature vectors, the "
         "training recordings and the same shots as references.",
         "",
-        "| method | format | shots | enrolled signs (pooled) | enrolled, mean per person | trained before | "
-        "trained after | change |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | format | trained prototypes | shots | enrolled signs (pooled) | enrolled, mean per person | "
+        "trained before | trained after | change |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in part["rows"]:
         change = 100 * (r["trained_after"] - r["trained_before"])
-        lines.append(f"| {r['method']} | {r['format']} | {r['shots']} | {_pct(r['enrolled_accuracy'])} | "
+        lines.append(f"| {r['method']} | {r['format']} | {r['prototypes']} | {r['shots']} | "
+                     f"{_pct(r['enrolled_accuracy'])} | "
                      f"{_pct(r['enrolled_person_mean'])} | {_pct(r['trained_before'])} | {_pct(r['trained_after'])} | "
                      f"{change:+.1f} pts |")
     if part.get("rejection_before"):
@@ -118,8 +119,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
                 ylabel="known signs accepted")
     axes[0].legend(fontsize=7)
     rows = result.get("enrollment", {}).get("rows", [])
-    for key in sorted({(r["method"], r["format"]) for r in rows}):
-        pts = sorted((r["shots"], r["enrolled_accuracy"]) for r in rows if (r["method"], r["format"]) == key)
+    for key in sorted({(r["method"], r["format"], r["prototypes"]) for r in rows}):
+        pts = sorted((r["shots"], r["enrolled_accuracy"]) for r in rows
+                     if (r["method"], r["format"], r["prototypes"]) == key)
         axes[1].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=" ".join(key))
     axes[1].set(title="Enrolled signs, other people", xlabel="shots (recordings of one person)",
                 ylabel="accuracy", ylim=(0, 1))

@@ -158,14 +158,25 @@ class CosineSoftmax(keras.layers.Layer):
     (``edge_runtime.openset``). With a fixed ``scale`` (NormFace, Wang et al.
     2017) a cross-entropy on these probabilities pulls every recording towards
     its class's direction; ``host.losses.CosineMarginCrossEntropy`` adds the
-    CosFace margin. Builtin TFLite ops only (the normalised weights are a
+    CosFace margin.
+
+    ``background``: a virtual "none of these" class whose cosine is always this
+    value. Cross-entropy only asks a recording to be closer to its own class
+    than to the others, so with a few classes (the ASL set has three) a known
+    sign can sit at cosine 0.5 from its prototype and an unknown one just as
+    close: the similarity then means nothing on its own. Against a background
+    at cosine b, a recording must reach well above b to win, so a known sign
+    ends up near its prototype and the device's threshold on the cosine is
+    meaningful. The background's share is not part of the output (rows sum
+    to less than 1; the device recomputes normalised probabilities anyway). Builtin TFLite ops only (the normalised weights are a
     constant once converted: FULLY_CONNECTED, MUL, SOFTMAX).
     """
 
-    def __init__(self, classes: int, scale: float = 16.0, **kwargs: Any) -> None:
+    def __init__(self, classes: int, scale: float = 16.0, background: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.classes = int(classes)
         self.scale = float(scale)
+        self.background = None if background is None else float(background)
 
     def build(self, input_shape: tuple) -> None:
         self.kernel = self.add_weight(name="prototypes", shape=(int(input_shape[-1]), self.classes),
@@ -176,10 +187,15 @@ class CosineSoftmax(keras.layers.Layer):
         return self.kernel / ops.sqrt(ops.maximum(ops.sum(ops.square(self.kernel), axis=0, keepdims=True), 1e-12))
 
     def call(self, inputs: Any) -> Any:
-        return ops.softmax(self.scale * ops.matmul(inputs, self.prototypes()), axis=-1)
+        logits = self.scale * ops.matmul(inputs, self.prototypes())
+        if self.background is None:
+            return ops.softmax(logits, axis=-1)
+        # A virtual class at a fixed cosine: its share is left out, so the rows sum to less than 1.
+        rest = ops.full_like(logits[..., :1], self.scale * self.background)
+        return ops.softmax(ops.concatenate([logits, rest], axis=-1), axis=-1)[..., :self.classes]
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], self.classes)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "classes": self.classes, "scale": self.scale}
+        return {**super().get_config(), "classes": self.classes, "scale": self.scale, "background": self.background}

@@ -78,11 +78,13 @@ class CosineMarginCrossEntropy(keras.losses.Loss):
         return {**super().get_config(), "scale": self.scale, "margin": self.margin}
 
 
-def make_loss(name: str, gce_q: float = DEFAULT_GCE_Q, margin: float = 0.0, scale: float = 16.0) -> Any:
-    """The Keras loss for a ``--loss`` name (``margin`` > 0: CosFace, for a cosine head only)."""
-    if margin and name != "crossentropy":
-        raise ValueError(f"a cosine margin needs --loss crossentropy, not {name!r}")
-    if margin:
+def make_loss(name: str, gce_q: float = DEFAULT_GCE_Q, margin: float = 0.0, scale: float = 16.0,
+              cosine: bool = False) -> Any:
+    """The Keras loss for a ``--loss`` name; a cosine head (``cosine``) with cross-entropy gets
+    ``CosineMarginCrossEntropy`` (``margin`` 0: plain cross-entropy on rows that may sum to less than 1)."""
+    if margin and (name != "crossentropy" or not cosine):
+        raise ValueError(f"a cosine margin needs a cosine head and --loss crossentropy, not {name!r}")
+    if cosine and name == "crossentropy":
         return CosineMarginCrossEntropy(scale, margin)
     if name == "crossentropy":
         return "sparse_categorical_crossentropy"

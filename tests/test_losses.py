@@ -12,8 +12,9 @@ keras = pytest.importorskip("keras")
 
 from helpers import FAST_TRAIN as FAST  # noqa: E402
 from helpers import exit_code  # noqa: E402
-from train.cli.train import build_parser, main  # noqa: E402
+
 from host.losses import DEFAULT_GCE_Q, LOSSES, GeneralizedCrossEntropy, make_loss  # noqa: E402
+from train.cli.train import build_parser, main  # noqa: E402
 from train.synth.config import SynthConfig  # noqa: E402
 from train.synth.writer import make_dataset  # noqa: E402
 
@@ -82,3 +83,33 @@ def test_a_bad_loss_setting_is_one_line(tmp_path: Path, capsys, flags, message):
     err = capsys.readouterr().err
     assert code != 0 and message in err.strip().splitlines()[-1]  # argparse's usage may come first
     assert not (tmp_path / "run").exists()
+
+
+def test_cosface_is_cross_entropy_at_margin_zero_and_the_margin_is_cosface_from_the_probabilities():
+    from host.losses import CosineMarginCrossEntropy
+
+    y = np.array([0, 2])
+    cos = np.array([[0.8, 0.1, -0.2], [0.3, 0.2, 0.5]])
+    scale, margin = 16.0, 0.2
+    p = np.exp(scale * cos) / np.exp(scale * cos).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(value(CosineMarginCrossEntropy(scale, 0.0), y, p), -np.log(p[[0, 1], y]), atol=1e-6)
+    shifted = scale * cos.copy()
+    shifted[[0, 1], y] -= scale * margin  # CosFace: the true class's cosine minus the margin, then the softmax
+    expected = -np.log(np.exp(shifted[[0, 1], y]) / np.exp(shifted).sum(axis=1))
+    np.testing.assert_allclose(value(CosineMarginCrossEntropy(scale, margin), y, p), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="margin must be in"):
+        CosineMarginCrossEntropy(scale, 1.5)
+    with pytest.raises(ValueError, match="needs a cosine head"):
+        make_loss("crossentropy", margin=0.2)
+
+
+def test_cosine_head_margin_and_background_flags_need_the_cosine_head(tmp_path, capsys):
+    data = tmp_path / "data"
+    make_dataset(data, SynthConfig(words=("무한", "미국"), signers=3, per_word=3, frames_min=20, frames_max=30))
+    for flags, message in ((["--head", "dense", "--margin", "0.2"], "--margin is the cosine head's"),
+                           (["--margin", "1.2"], "--margin must be in [0, 1)"),
+                           (["--embedding", "1"], "at least 2 dimensions")):
+        assert exit_code(main, [str(data), "-o", str(tmp_path / "run"), *flags]) == 2, flags
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (flags, err)
+        assert not (tmp_path / "run").exists()

@@ -92,3 +92,27 @@ def test_unknown_model_or_size_is_one_clear_error():
         build_model("compact", SPEC, 3, width="abc")
     with pytest.raises(ModelError, match="at least 2 classes"):
         build_model("compact", SPEC, 1)
+
+
+def test_a_cosine_head_ends_in_a_unit_embedding_and_prototype_probabilities():
+    from host.layers import CosineSoftmax
+    from host.openset import head_prototypes, outputs
+    from train.models import Head
+
+    X = np.random.default_rng(0).normal(size=(4, SPEC.frames, SPEC.num_features)).astype(np.float32)
+    for background in (None, 0.5):
+        model = build_model("compact", SPEC, 3, head=Head("cosine", 8, background=background), **SMALL["compact"])
+        assert isinstance(model.get_layer("probabilities"), CosineSoftmax)
+        probs, logits, emb = outputs(model, X)
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+        protos, scale = head_prototypes(model)
+        np.testing.assert_allclose(logits, scale * emb @ protos.T, atol=1e-4)
+        sums = probs.sum(axis=1)
+        if background is None:
+            np.testing.assert_allclose(sums, 1.0, atol=1e-5)
+        else:  # the virtual "none of these" class keeps its share
+            expected = np.exp(logits).sum(axis=1) / (np.exp(logits).sum(axis=1) + np.exp(scale * background))
+            np.testing.assert_allclose(sums, expected, rtol=1e-4)
+    with pytest.raises(ModelError, match="unknown head"):
+        Head("triangle")
+    assert Head.from_dict(None) == Head() and Head.from_dict(Head("cosine", 16, background=0.4).to_dict()).background == 0.4

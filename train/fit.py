@@ -88,6 +88,7 @@ class TrainConfig:
     head: str = "dense"
     embedding: int = 64
     margin: float = 0.0
+    background: float | None = None  # the cosine head's virtual "none of these" class at this cosine
     model_choice: ModelChoice | None = None  # what --model auto chose and from what (set by resolve_model)
 
     def __post_init__(self) -> None:
@@ -110,6 +111,8 @@ class TrainConfig:
         self.head_config  # an unknown head or a bad embedding size fails here
         if not 0.0 <= float(self.margin) < 1.0:
             raise TrainConfigError(f"--margin must be in [0, 1), got {self.margin}")
+        if self.background is not None and self.head != "cosine":
+            raise TrainConfigError("--background is the cosine head's virtual class: it needs --head cosine")
         if self.margin and (self.head != "cosine" or self.loss != "crossentropy"):
             raise TrainConfigError("--margin is the cosine head's CosFace margin: it needs --head cosine and --loss "
                                    "crossentropy")
@@ -119,7 +122,7 @@ class TrainConfig:
     @property
     def head_config(self) -> Head:
         try:
-            return Head(self.head, int(self.embedding))
+            return Head(self.head, int(self.embedding), background=self.background)
         except ModelError as err:
             raise TrainConfigError(f"--head/--embedding: {err}") from None
 
@@ -345,7 +348,8 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = new_model(cfg, spec, num_classes)
-        loss = make_loss(cfg.loss, cfg.gce_q, cfg.margin, cfg.head_config.scale)
+        head = cfg.head_config
+        loss = make_loss(cfg.loss, cfg.gce_q, cfg.margin, head.scale, cosine=head.kind == "cosine")
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=["accuracy"])
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),

@@ -196,6 +196,7 @@ class Head:
     kind: str = "dense"
     embedding: int = 64
     scale: float = 16.0
+    background: float | None = None  # the cosine head's virtual "none of these" class (host.layers.CosineSoftmax)
 
     def __post_init__(self) -> None:
         if self.kind not in HEADS:
@@ -204,6 +205,8 @@ class Head:
             raise ModelError(f"the embedding needs at least 2 dimensions, got {self.embedding}")
         if not float(self.scale) > 0:
             raise ModelError(f"the cosine head's scale must be positive, got {self.scale}")
+        if self.background is not None and not -1.0 < float(self.background) < 1.0:
+            raise ModelError(f"the cosine head's background must be in (-1, 1), got {self.background}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -215,8 +218,9 @@ class Head:
             return cls()
         if not isinstance(data, dict):
             raise ModelError(f"a head must be an object, got {data!r}")
+        background = data.get("background")
         return cls(kind=str(data.get("kind", "dense")), embedding=int(data.get("embedding", 64)),
-                   scale=float(data.get("scale", 16.0)))
+                   scale=float(data.get("scale", 16.0)), background=None if background is None else float(background))
 
 
 def _with_cosine_head(model: keras.Model, num_classes: int, head: Head) -> keras.Model:
@@ -224,7 +228,7 @@ def _with_cosine_head(model: keras.Model, num_classes: int, head: Head) -> keras
     pooled = model.get_layer("probabilities").input
     x = layers.Dense(head.embedding, name="embedding_dense")(pooled)
     x = layers.UnitNormalization(name=EMBEDDING_LAYER)(x)
-    out = CosineSoftmax(num_classes, head.scale, name="probabilities")(x)
+    out = CosineSoftmax(num_classes, head.scale, head.background, name="probabilities")(x)
     return keras.Model(model.inputs[0], out, name=model.name)
 
 

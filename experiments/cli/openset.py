@@ -16,7 +16,7 @@ from edge_runtime.cli.common import run, setup_logging
 
 PROG = "sign-openset"
 REPO = Path(__file__).resolve().parents[2]
-METHOD_NAMES = ("dense", "cosine", "cosface", "none-class", "cosface-none")  # experiments.openset.METHODS
+METHOD_NAMES = ("dense", "cosine", "cosface", "cosface-bg", "none-class", "cosface-none")  # experiments.openset.METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:
