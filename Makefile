@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - virtualenv + install, then synth -> train -> export -> recognize -> bench on demo data"
 	@echo "make test   - run the test suite (what .ci/run calls)"
 	@echo "make leakage - the seed's augment-then-split next to signedge's split, on the demo data"
-	@echo "make pi-check - install [edge] into an emulated Raspberry Pi 4/5 and recognize a real video there"
+	@echo "make pi-check - install [edge] into an emulated Raspberry Pi 4/5, recognize a real video and enroll a word there"
 	@echo "make venv   - only create $(VENV) and install signedge[train,mediapipe,web,dev]"
 
 venv: $(STAMP)
@@ -55,13 +55,24 @@ PI_TASK  ?= $(abspath ../shared/models/hand_landmarker.task)
 PI_RUN   = PI_EMU_BINDS="$(abspath ../shared)" $(PI_EMU)/run.sh $(PI_ROOT)
 PI_RECOGNIZE = sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --hand-model $(PI_TASK) \
 	--source $(PI_VIDEO) --json --threshold 0 --threads 4
+# Enrolling on the device: a word the demo model never saw (three synthetic recordings, made on the host), taught
+# to a copy of the int8 model, so that every sign-recognize run here keeps to the trained words.
+PI_ENROLL_DIR  = $(DEMO_RUN)/pi-enroll
+PI_ENROLL_WORD ?= 커피
+PI_ENROLL = sign-enroll --model $(PI_ENROLL_DIR)/model_int8.tflite
 
 pi-check: $(DEMO_RUN)/export/model_int8.tflite
 	$(PI_EMU)/setup.sh $(PI_ROOT)
 	$(PI_EMU)/install.sh $(PI_ROOT) "$(CURDIR)[edge]"
 	@echo "== Pi 4 (cortex-a72): litert landmarks, int8 model, no tensorflow, no mediapipe"
-	PI_EMU_CPU=cortex-a72 $(PI_RUN) python3 -c "import edge_runtime.cli.recognize, sys; assert 'tensorflow' not in sys.modules and 'mediapipe' not in sys.modules; print('imports ok')"
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) python3 -c "import edge_runtime.cli.recognize, edge_runtime.cli.enroll, sys; assert 'tensorflow' not in sys.modules and 'mediapipe' not in sys.modules; print('imports ok')"
 	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
+	@echo "== Pi 4: enroll a new word from three recordings into a copy of the int8 model, then list it"
+	rm -rf $(PI_ENROLL_DIR) && mkdir -p $(PI_ENROLL_DIR) && cp $(DEMO_RUN)/export/model_int8.tflite $(PI_ENROLL_DIR)/
+	$(BIN)/sign-synth $(PI_ENROLL_DIR)/data --words $(PI_ENROLL_WORD) --signers 1 --per-word 3 --no-progress
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_ENROLL) --word $(PI_ENROLL_WORD) --samples 3 \
+		--source $(PI_ENROLL_DIR)/data/recordings/$(PI_ENROLL_WORD)/*.npz
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_ENROLL) --list
 	$(PI_EMU)/install.sh $(PI_ROOT) mediapipe==1.2.3
 	@echo "== Pi 5 (cortex-a76): litert, then mediapipe landmarks"
 	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert

@@ -130,28 +130,38 @@ class PrototypeStore:
 
     # -- enrolment ---------------------------------------------------------------------------------------------
 
-    def add(self, word: str, embeddings: Any, signer: str = "") -> PrototypeStore:
-        """A new store with ``word`` enrolled from ``embeddings`` [k, D] (rows are L2-normalised here)."""
+    def check_new_word(self, word: str, signer: str = "", overwrite: bool = False) -> str:
+        """``word`` as it would be stored (stripped, one Unicode form), or a PrototypeError saying why it cannot be
+        enrolled. :meth:`add` runs it; a caller runs it first to refuse a word before anyone signs an example."""
         word = _clean(word)
         problem = _word_problem(word, self.trained_labels)
         if problem:
             raise PrototypeError(problem)
         enrolled = self.words_enrolled()
-        if word in enrolled:
+        if word in enrolled and not overwrite:
             n = enrolled[word]
             raise PrototypeError(f"word {word!r} is already enrolled ({n} example{'s' if n != 1 else ''}); "
-                                 f"remove it first with --remove {shlex.quote(word)}")
-        signer = _clean(signer)
-        problem = _signer_problem(signer)
+                                 f"--force to replace it, or remove it with --remove {shlex.quote(word)}")
+        problem = _signer_problem(_clean(signer))
         if problem:
             raise PrototypeError(f"word {word!r}: {problem}")
+        return word
+
+    def add(self, word: str, embeddings: Any, signer: str = "", overwrite: bool = False) -> PrototypeStore:
+        """A new store with ``word`` enrolled from ``embeddings`` [k, D] (rows are L2-normalised here).
+
+        ``overwrite``: an enrolled ``word`` gets these examples instead of its old ones (else it is refused).
+        """
+        word = self.check_new_word(word, signer, overwrite)
+        signer = _clean(signer)
         rows = _unit_rows(embeddings, self.embedding_size, f"word {word!r}")
         if np.linalg.norm(rows.mean(axis=0)) < _MIN_MEAN_NORM:
             raise PrototypeError(f"word {word!r}: the examples cancel out (their mean has no direction); "
                                  "record them again")
-        return replace(self, embeddings=np.concatenate([self.embeddings, rows.astype(np.float32)]),
-                       words=np.concatenate([self.words, np.array([word] * len(rows))]),
-                       signers=np.concatenate([self.signers, np.array([signer] * len(rows))]))
+        keep = self.words != word  # all rows, unless an enrolled word is being replaced
+        return replace(self, embeddings=np.concatenate([self.embeddings[keep], rows.astype(np.float32)]),
+                       words=np.concatenate([self.words[keep], np.array([word] * len(rows))]),
+                       signers=np.concatenate([self.signers[keep], np.array([signer] * len(rows))]))
 
     def remove(self, word: str) -> PrototypeStore:
         """A new store without ``word``'s examples."""

@@ -156,6 +156,7 @@ class Recognizer:
         self.stats = RunStats()
         self.aspect = float(getattr(source, "aspect", 1.0))
         self._stop = False
+        self._last_event: SignEvent | None = None  # the last reported sign, for on_frame
         if self.config.sliding and self.config.stride < 1:
             raise ValueError(f"stride must be >= 1, got {self.config.stride}")
         self.config.segment.validate()
@@ -207,12 +208,21 @@ class Recognizer:
 
     def __iter__(self) -> Iterator[SignEvent]:
         decider = Decider(self.classifier.labels, self.config.decision, model_threshold=self.classifier.threshold)
+        self._last_event = None
+        for seg in self.segments():
+            event = self._classify(seg, decider)
+            if event is not None:
+                self._last_event = event
+                yield event
+
+    def segments(self) -> Iterator[Segment]:
+        """The stream cut into signs (or windows), unclassified: what ``__iter__`` classifies, and what
+        ``sign-enroll`` takes as examples, so a word is enrolled from exactly the cuts it is recognised from."""
         cutter: Segmenter | SlidingWindow | None = None
         last_ms, last_t = -1, -np.inf
         first_t: float | None = None
         fps, tick = 0.0, time.perf_counter()
         wall_start = tick
-        last_event: SignEvent | None = None
         for item in self.source:
             hands, image, lm_ms, last_ms = self._hands(item, last_ms)
             if cutter is None:
@@ -226,22 +236,15 @@ class Recognizer:
             self.stats.hand_frames += int(hands.present.any())
             self.stats.landmarks_ms += lm_ms
             self.stats.stream_s = t - first_t
-            for seg in cutter.push(t, hands.landmarks, hands.present, lm_ms):
-                event = self._classify(seg, decider)
-                if event is not None:
-                    last_event = event
-                    yield event
+            yield from cutter.push(t, hands.landmarks, hands.present, lm_ms)
             if self.on_frame is not None:
                 now = time.perf_counter()
                 fps = 0.9 * fps + 0.1 / max(now - tick, 1e-6) if fps else 1.0 / max(now - tick, 1e-6)
                 tick = now
                 in_sign = isinstance(cutter, Segmenter) and cutter.active
-                self.on_frame(FrameView(t, image, hands, in_sign, last_event, fps))
+                self.on_frame(FrameView(t, image, hands, in_sign, self._last_event, fps))
             if self._stop:
                 break
         if cutter is not None:
-            for seg in cutter.flush():
-                event = self._classify(seg, decider)
-                if event is not None:
-                    yield event
+            yield from cutter.flush()
         self.stats.wall_s = time.perf_counter() - wall_start

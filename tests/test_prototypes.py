@@ -81,7 +81,8 @@ def test_add_normalises_the_examples_and_leaves_the_old_store_alone():
 
 
 @pytest.mark.parametrize("word, expected", [
-    ("coffee", r"word 'coffee' is already enrolled \(3 examples\); remove it first with --remove coffee"),
+    ("coffee", r"word 'coffee' is already enrolled \(3 examples\); --force to replace it, or remove it with "
+               "--remove coffee"),
     ("hello", "word 'hello' is already a trained sign of this model"),
     (" thanks", "word 'thanks' is already a trained sign"),
     ("milk,sugar", "word 'milk,sugar' contains a comma"),
@@ -98,6 +99,24 @@ def test_add_refuses_a_word_that_is_taken_empty_too_long_or_would_break_a_list_o
         store.add(word, examples(3))
     message(err)
     assert store.add("x" * 64, examples(3)).words_enrolled()["x" * 64] == 3  # 64 characters are fine
+
+
+def test_overwrite_replaces_an_enrolled_word_and_check_new_word_refuses_before_any_example():
+    store = store_with("coffee", "tea")
+    with pytest.raises(PrototypeError, match="already enrolled"):
+        store.check_new_word(" coffee")
+    with pytest.raises(PrototypeError, match=r"signer 'a\\nb' contains a newline"):
+        store.check_new_word("milk", signer="a\nb")
+    assert store.check_new_word(" coffee ", overwrite=True) == "coffee"  # as it is stored
+    again = store.add("coffee", examples(2, k=2, seed=7), signer="bo", overwrite=True)
+    assert again.words_enrolled() == {"tea": 3, "coffee": 2}  # the old three examples are gone, tea kept
+    assert again.signers[again.words == "coffee"].tolist() == ["bo", "bo"]
+    np.testing.assert_array_equal(again.embeddings[again.words == "tea"], store.embeddings[store.words == "tea"])
+    words, protos = again.prototypes()
+    assert words == ["tea", "coffee"] and int(np.argmax(protos[1])) == 2
+    assert store.add("milk", examples(3), overwrite=True).words_enrolled() == {"coffee": 3, "tea": 3, "milk": 3}
+    with pytest.raises(PrototypeError, match="already a trained sign"):
+        store.add("hello", examples(3), overwrite=True)  # overwriting never reaches a trained label
 
 
 def test_a_word_typed_in_another_unicode_form_is_the_same_word():

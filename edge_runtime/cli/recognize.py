@@ -21,12 +21,20 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from edge_runtime.classifier import Classifier, load_classifier
 from edge_runtime.cli.common import parser, run, setup_logging
+from edge_runtime.cli.inputs import (
+    HAND_MODEL_REQUIRED,
+    add_landmark_arguments,
+    add_segment_arguments,
+    describe_model,
+    landmark_arguments_problem,
+    open_input,
+    segment_config_from_args,
+)
 from edge_runtime.cli.models import default_hand_model
 from edge_runtime.errors import ModelError, SourceError
-from edge_runtime.landmarks import BACKENDS, LandmarkBackend, open_backend
 from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig, check_pipeline
-from edge_runtime.segment import DecisionConfig, SegmentConfig
-from edge_runtime.sources import SourceKind, add_source_argument, open_source
+from edge_runtime.segment import DecisionConfig
+from edge_runtime.sources import SourceKind, add_source_argument
 from edge_runtime.speech import SpeechConfig
 from edge_runtime.web.live import WebConfig
 
@@ -35,8 +43,6 @@ if TYPE_CHECKING:
     from edge_runtime.web.server import WebServer
 
 PROG = "sign-recognize"
-HAND_MODEL_REQUIRED = ("--hand-model is required to find hands in a camera or video "
-                       "(a .task bundle; get one with sign-models)")
 log = logging.getLogger(__name__)
 
 EXAMPLES = """\
@@ -64,19 +70,13 @@ stays up until Ctrl-C.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    seg, dec = SegmentConfig(), DecisionConfig()
+    dec = DecisionConfig()
     p = parser(PROG, "Recognise signs live from a camera, a video file or a recorded .npz.\n\n" + EXAMPLES)
     p.add_argument("--model", required=True, type=Path,
                    help="exported classifier (.tflite or .onnx from export-tflite: it carries its own description; "
                         "an older file's <model>.json sidecar is still read)")
     add_source_argument(p)
-    p.add_argument("--landmarks", choices=BACKENDS, default="litert",
-                   help="hand landmark backend for camera and video sources")
-    p.add_argument("--hand-model", type=Path, default=None,
-                   help="hand landmarker .task bundle for camera and video (default: the one sign-models installed in "
-                        "~/.cache/signedge, if any)")
-    p.add_argument("--threads", type=int, default=None, help="threads for the classifier and landmark interpreters (unset: the runtime's choice)")
-    p.add_argument("--max-width", type=int, default=640, help="downscale wider frames to this width (0: never)")
+    add_landmark_arguments(p)
     p.add_argument("--show", action="store_true", help="draw landmarks, the word and FPS in a window")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of readable lines")
     p.add_argument("--sliding", action="store_true",
@@ -89,12 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown", type=float, default=dec.cooldown_s,
                    help="seconds during which the same label is not reported again")
     p.add_argument("--hide-unknown", action="store_true", help="do not report signs below --threshold")
-    p.add_argument("--end-gap", type=float, default=seg.end_gap_s, help="seconds without hands that end a sign")
-    p.add_argument("--rest", type=float, default=seg.rest_s, help="seconds of still hands that end a sign")
-    p.add_argument("--still-radius", type=float, default=seg.still_radius,
-                   help="motion (in hand sizes) below which hands count as still")
-    p.add_argument("--min-length", type=float, default=seg.min_length_s, help="shorter segments (s) are ignored")
-    p.add_argument("--max-length", type=float, default=seg.max_length_s, help="longer segments (s) are cut")
+    add_segment_arguments(p)
     p.add_argument("--loop", action="store_true", help="replay a .npz recording again and again (demos, load tests)")
     web, speech = WebConfig(), SpeechConfig()
     g = p.add_argument_group("web view", "a read-only page with the picture, the word, the last words and timings")
@@ -116,8 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RecognizerConfig:
     return RecognizerConfig(
-        segment=SegmentConfig(end_gap_s=args.end_gap, rest_s=args.rest, still_radius=args.still_radius,
-                              min_length_s=args.min_length, max_length_s=args.max_length),
+        segment=segment_config_from_args(args),
         decision=DecisionConfig(threshold=args.threshold, cooldown_s=args.cooldown,
                                 report_unknown=not (args.hide_unknown or args.sliding)),
         sliding=args.sliding,
@@ -134,24 +128,6 @@ def speech_config_from_args(args: argparse.Namespace) -> SpeechConfig | None:
     if not (args.speak or args.speak_to_file):
         return None
     return SpeechConfig(voice=args.voice, cooldown_s=args.cooldown, to_dir=args.speak_to_file)
-
-
-@contextlib.contextmanager
-def open_input(args: argparse.Namespace) -> Iterator[tuple[Any, LandmarkBackend | None, str]]:
-    """The source, its landmark backend (None for a replay) and a description, closed afterwards."""
-    if not args.source.has_images:
-        replay = open_source(args.source, replay=True)
-        yield replay, None, f"replay of {args.source} ({len(replay)} frames at {replay.fps:g} fps)"
-        return
-    if args.hand_model is None:
-        raise ModelError(HAND_MODEL_REQUIRED)
-    with contextlib.ExitStack() as stack:
-        source = open_source(args.source, max_width=args.max_width or None)
-        stack.callback(source.close)
-        backend = open_backend(args.landmarks, str(args.hand_model), threads=args.threads, live=args.source.live)
-        stack.callback(backend.close)
-        size = f"{source.width}x{source.height}"
-        yield source, backend, f"{args.source} ({size}) through {args.landmarks} landmarks ({args.hand_model.name})"
 
 
 @contextlib.contextmanager
@@ -195,11 +171,6 @@ def wait_for_signal() -> None:
             signal.signal(sig, old)
 
 
-def _describe_model(clf: Classifier) -> str:
-    return (f"{clf.path.name} ({len(clf.labels)} labels, {clf.spec.id}, T={clf.frames}, "
-            f"{clf.info.format}) on {clf.runtime}")
-
-
 def _check_service_inputs(args: argparse.Namespace) -> None:
     """What a service would fail on at boot, checked now: the hand model of a camera or video source."""
     if args.source.kind is SourceKind.REPLAY:
@@ -218,7 +189,7 @@ def _start_web_view(stack: contextlib.ExitStack, config: WebConfig, clf: Classif
     taken port or an address of another machine is one line before anything else is printed."""
     from edge_runtime.web import LiveView, is_loopback, open_server
 
-    live = LiveView(clf.labels, config, {"source": what, "model": _describe_model(clf)})
+    live = LiveView(clf.labels, config, {"source": what, "model": describe_model(clf)})
     server = open_server(live, config)
     stack.enter_context(live)
     stack.enter_context(server)
@@ -245,10 +216,11 @@ def _main(argv: Sequence[str] | None) -> int:
             speech_config.validate()
     except ValueError as err:
         p.error(str(err))
-    if args.stride < 1 or (args.threads is not None and args.threads < 1):
-        p.error("--stride and --threads must be >= 1")
-    if args.max_width != 0 and args.max_width < 16:
-        p.error("--max-width must be 0 (never downscale) or at least 16 pixels")
+    if args.stride < 1:
+        p.error("--stride must be >= 1")
+    problem = landmark_arguments_problem(args)
+    if problem:
+        p.error(problem)
     if args.loop and args.source.kind is not SourceKind.REPLAY:
         p.error("--loop repeats a .npz replay (a camera never ends, a video file is read once)")
 
@@ -270,7 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
             from edge_runtime.speech import Speaker
 
             speaker = stack.enter_context(Speaker(speech_config))  # no engine or voice: one line, before anything
-        source, backend, what = stack.enter_context(open_input(args))
+        source, backend, what = stack.enter_context(open_input(args.source, args))
         if args.loop:
             from edge_runtime.web.pacing import Looped
 
@@ -282,7 +254,7 @@ def _main(argv: Sequence[str] | None) -> int:
             if not args.source.live:
                 source = RealTime(source)  # a watched replay or video plays at its own speed
             live, server = _start_web_view(stack, web_config, clf, what)
-        print(f"{PROG}: model {_describe_model(clf)}", file=sys.stderr)
+        print(f"{PROG}: model {describe_model(clf)}", file=sys.stderr)
         print(f"{PROG}: source {what}", file=sys.stderr)
         if server is not None:
             print(f"{PROG}: web view at {server.url}", file=sys.stderr, flush=True)
