@@ -22,7 +22,7 @@ from edge_runtime.files import sha256_file
 from edge_runtime.model_file import ModelRunner, TensorInfo, open_model
 from edge_runtime.model_info import ModelInfo, model_info
 from edge_runtime.openset import cosines, probabilities, unit
-from edge_runtime.prototypes import PrototypeStore, default_path
+from edge_runtime.prototypes import PrototypeError, PrototypeStore, default_path
 from edge_runtime.spec import FeatureSpec, check_same
 
 log = logging.getLogger(__name__)
@@ -202,15 +202,18 @@ def load_classifier(path: str | Path, threads: int | None = None, expected_spec:
 
     ``expected_spec``: refuse a model made for another feature spec (None: any spec this runtime knows;
     whether the device pipeline can compute it is the recognizer's check). ``enrolled``: also score the
-    words enrolled with ``sign-enroll`` (``<model>.prototypes.npz`` beside it, refused when it was made
-    for another model).
+    words enrolled with ``sign-enroll`` (``<model>.prototypes.npz`` beside it; one made for another model is
+    ignored with a warning, so a re-exported model still recognises its trained words).
     """
     path = Path(path)
     clf = classifier_from_runner(open_model(path, threads), expected_spec)
     store_path = default_path(path)
     if enrolled and clf.has_embedding and store_path.is_file():
-        clf.enroll(PrototypeStore.load(store_path, sha256_file(path), clf.openset.dim))
-        log.info("%s: %d enrolled word(s): %s", store_path.name, len(clf.enrolled), ", ".join(clf.enrolled))
+        try:
+            clf.enroll(PrototypeStore.load(store_path, sha256_file(path), clf.openset.dim))
+            log.info("%s: %d enrolled word(s): %s", store_path.name, len(clf.enrolled), ", ".join(clf.enrolled))
+        except (PrototypeError, ModelError) as err:  # the trained words still work: say why the others do not
+            log.warning("ignoring the enrolled words: %s", err)
     try:  # warm-up: the first invoke plans its kernels; it also proves the model runs at all
         clf.predict(np.zeros((clf.frames, clf.spec.num_features), np.float32))
     except Exception as err:  # interpreter and onnxruntime failures have runtime-specific types

@@ -52,12 +52,14 @@ from experiments.openset_data import (
     people,
     rejection_data,
 )
+from host.openset import class_means
 from host.openset_metrics import auroc, energy, far_at, roc_curve, threshold_at_acceptance
 from train.fit import Loaded, TrainConfig, fit
 
 log = logging.getLogger(__name__)
 
 ACCEPT = 0.95
+PARTS = ("rejection", "enrollment", "ksl")
 NONE_LABEL = "(none of these)"
 SHOTS = (1, 3, 5, 10)
 
@@ -274,7 +276,7 @@ def _known_argmax(probs: np.ndarray, none_index: int | None) -> np.ndarray:
 
 
 def _prototypes(model: Any, train_out: Outputs, y: np.ndarray, classes: int) -> np.ndarray:
-    from host.openset import class_means, has_embedding, head_prototypes
+    from host.openset import has_embedding, head_prototypes
 
     if has_embedding(model):
         return head_prototypes(model)[0]
@@ -433,7 +435,7 @@ def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequen
                    save: Path | None = None) -> EnrollResult:
     """Train an encoder per head without ``left_out`` and the test people, enroll, score (module docstring)."""
     from export.calibration import calibration_sample
-    from host.openset import class_means, head_prototypes
+    from host.openset import head_prototypes
 
     missing = [w for w in left_out if w not in words.labels]
     if missing:
@@ -505,7 +507,7 @@ class OpensetConfig:
     shared: Path
     work: Path = Path("runs/openset")
     out: Path = Path("benchmarks/results/openset")
-    parts: tuple[str, ...] = ("rejection", "enrollment")
+    parts: tuple[str, ...] = ("rejection", "enrollment")  # and "ksl" (private data: aggregates only)
     methods: tuple[str, ...] = tuple(METHODS)
     seed: int = 0
     trials: int = 10
@@ -515,9 +517,9 @@ class OpensetConfig:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise ValueError(f"--methods: unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
-        bad = [p for p in self.parts if p not in ("rejection", "enrollment")]
+        bad = [p for p in self.parts if p not in PARTS]
         if bad:
-            raise ValueError(f"--parts: unknown part {bad[0]!r} (known: rejection, enrollment)")
+            raise ValueError(f"--parts: unknown part {bad[0]!r} (known: {', '.join(PARTS)})")
         if self.trials < 1:
             raise ValueError(f"--trials must be at least 1, got {self.trials}")
 
@@ -547,7 +549,8 @@ def run_openset(config: OpensetConfig, report: Any = None) -> dict[str, Any]:
 
     started = time.perf_counter()
     words_set, asl_set = SETS["words21"], SETS["asl48"]
-    words_dir = import_set(words_set, config.shared, config.work / "words21" / "data")
+    needs_words = {"rejection", "enrollment"} & set(config.parts)
+    words_dir = import_set(words_set, config.shared, config.work / "words21" / "data") if needs_words else None
     out: dict[str, Any] = {"seed": config.seed, "methods": list(config.methods), "accept": ACCEPT}
     if "rejection" in config.parts:
         spec = FeatureSpec.by_id(asl_set.spec, asl_set.frames)
@@ -570,5 +573,82 @@ def run_openset(config: OpensetConfig, report: Any = None) -> dict[str, Any]:
                                   report, save=config.work / "embeddings")
         out["enrollment"] = {"model": base.model, "spec": spec.id, "frames": spec.frames, "data": enrolled.data,
                              "rows": [r.to_dict() for r in enrolled.rows], "rejection_before": enrolled.rejection}
+    if "ksl" in config.parts:
+        ksl_set = SETS["ksl"]
+        spec = FeatureSpec.by_id(ksl_set.spec, ksl_set.frames)
+        ksl = load_dataset(import_set(ksl_set, config.shared, config.work / "ksl" / "data"), spec)
+        base = _base(ksl_set, config.seed, config.epochs, len(ksl.labels) - len(KSL_LEFT_OUT), len(ksl.rows))
+        out["ksl"] = {"model": base.model, "spec": spec.id, "frames": spec.frames,
+                      **run_ksl(ksl, base, config.methods, KSL_LEFT_OUT, report)}
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
+
+
+# ---------------------------------------------------------------- KSL: leave one signer out
+
+KSL_LEFT_OUT = ("우유", "자다")  # the last two words of the shared README's list, chosen before any run
+KSL_SHOTS = (1, 3, 5)
+
+
+def run_ksl(ksl: Loaded, base: TrainConfig, methods: Sequence[str], left_out: Sequence[str] = KSL_LEFT_OUT,
+            report: Any = None) -> dict[str, Any]:
+    """Leave one signer out over the 7 KSL signers, 6 words trained and 2 left out.
+
+    Fold f: signer f is tested, signer f+1 is the donor (enrolls the two words from their first k recordings and
+    is never scored), signer f+2 is the validation signer (early stopping, nothing else); the other four train.
+    Rejection: the tested signer's 6 known words against their 2 left-out ones (Keras). Enrollment: the tested
+    signer's recordings of all 8 words by nearest prototype, after enrolling the donor's recordings.
+    """
+    signers = sorted(people(ksl))
+    trained = [w for w in ksl.labels if w not in left_out]
+    index = {w: k for k, w in enumerate(trained)}
+    rows: list[dict[str, Any]] = []
+    enroll: list[EnrollRow] = []
+    for fold, tested in enumerate(signers):
+        donor, val_signer = signers[(fold + 1) % len(signers)], signers[(fold + 2) % len(signers)]
+        by = people(ksl)
+        train_rows = [i for s in signers if s not in (tested, donor, val_signer) for i in by[s]
+                      if ksl.rows[i].label in index]
+        val_rows = [i for i in by[val_signer] if ksl.rows[i].label in index]
+        test = by[tested] + by[donor]
+        trial = EnrollTrial({w: (donor, [i for i in by[donor] if ksl.rows[i].label == w]) for w in left_out})
+        y_train = np.array([index[ksl.rows[i].label] for i in train_rows])
+        y_val = np.array([index[ksl.rows[i].label] for i in val_rows])
+        X_val = ksl.features(val_rows)
+        tested_rows = by[tested]
+        X_test = ksl.features(tested_rows)
+        is_left = np.array([ksl.rows[i].label in left_out for i in tested_rows])
+        for name in methods:
+            method = METHODS[name]
+            if method.none_class:
+                continue
+            result = fit(train_config(base, method), ksl.spec, len(trained), [ksl.recordings[i].hands for i in
+                         train_rows], y_train, X_val, y_val, report=report, prefix=f"ksl {tested} {name}: ")
+            model = result.model
+            train_out = keras_outputs(model, ksl.features(train_rows))
+            protos = _prototypes(model, train_out, y_train, len(trained))
+            out = keras_outputs(model, X_test)
+            for score, values in out.scores(protos, None, train_out.emb).items():
+                rows.append({"fold": fold, "signer": tested, "method": name, "score": score,
+                             "auroc": round(auroc(values[~is_left], values[is_left]), 4),
+                             "far95": round(far_at(values[~is_left], values[is_left], ACCEPT), 4)})
+            emb = keras_outputs(model, ksl.features(test)).emb
+            assert emb is not None and train_out.emb is not None
+            means = class_means(train_out.emb, y_train, len(trained))
+            for kind, kind_protos in (("means", means),) + ((("head", protos),) if method.head == "cosine" else ()):
+                enroll += [_enroll_scores(name, "keras", kind, emb, kind_protos, ksl, test, [trial], trained,
+                                          list(left_out), k) for k in KSL_SHOTS]
+    return {"left_out": list(left_out), "trained_words": trained, "signers": signers, "rejection": rows,
+            "enrollment": _pool_folds(enroll)}
+
+
+def _pool_folds(rows: Sequence[EnrollRow]) -> list[dict[str, Any]]:
+    """Mean over folds of each (method, prototypes, shots)."""
+    groups: dict[tuple[str, str, int], list[EnrollRow]] = {}
+    for r in rows:
+        groups.setdefault((r.method, r.prototypes, r.shots), []).append(r)
+    return [{"method": m, "prototypes": p, "shots": k, "folds": len(g),
+             "enrolled_accuracy": round(float(np.mean([r.enrolled_accuracy for r in g])), 4),
+             "trained_before": round(float(np.mean([r.trained_before for r in g])), 4),
+             "trained_after": round(float(np.mean([r.trained_after for r in g])), 4)}
+            for (m, p, k), g in sorted(groups.items())]

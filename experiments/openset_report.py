@@ -91,6 +91,26 @@ def _enrollment_md(part: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ksl_md(part: dict[str, Any]) -> list[str]:
+    lines = ["## KSL (7 native signers): 6 words trained, 2 left out, leave one signer out", "",
+             f"Model `{part['model']}`, spec `{part['spec']}` T={part['frames']}. Left out: "
+             f"{', '.join(part['left_out'])}. Each fold tests one signer; the next signer enrolls the two words and "
+             "is not scored; the one after is the validation signer; the other four train. Keras figures.", "",
+             "| method | score | AUROC, mean of folds | worst fold | FAR@95, mean |", "|---|---|---|---|---|"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in part["rejection"]:
+        groups.setdefault((r["method"], r["score"]), []).append(r)
+    for (method, score), rows in groups.items():
+        values = [r["auroc"] for r in rows]
+        lines.append(f"| {method} | {score} | {_num(sum(values) / len(values))} | {_num(min(values))} | "
+                     f"{_pct(sum(r['far95'] for r in rows) / len(rows))} |")
+    lines += ["", "| method | trained prototypes | shots | enrolled words | trained before | trained after |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['prototypes']} | {r['shots']} | {_pct(r['enrolled_accuracy'])} | "
+              f"{_pct(r['trained_before'])} | {_pct(r['trained_after'])} |" for r in part["enrollment"]]
+    return lines
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     lines = ["# Open-set rejection and enrollment (sign-openset)", "", f"Written by `{command}` "
              f"({result['seconds'] / 60:.0f} min, seed {result['seed']}). People who are tested are never in "
@@ -99,6 +119,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         lines += _rejection_md(result["rejection"]) + [""]
     if "enrollment" in result:
         lines += _enrollment_md(result["enrollment"]) + [""]
+    if "ksl" in result:
+        lines += _ksl_md(result["ksl"]) + [""]
     return "\n".join(lines)
 
 

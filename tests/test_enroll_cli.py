@@ -351,3 +351,11 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0 and done.stdout.endswith("ok\n"), done.stderr
     assert enrolled(model) == {NEW: 1}
+
+
+def test_a_prototype_file_of_another_model_leaves_the_trained_words_working(world: World, model: Path, caplog):
+    _other_model_store(model, world)
+    with caplog.at_level("WARNING"):
+        clf = load_classifier(model, threads=1)
+    assert clf.labels == clf.info.labels and not clf.enrolled  # the trained words, none of the stale ones
+    assert "ignoring the enrolled words" in caplog.text and "made for another model" in caplog.text

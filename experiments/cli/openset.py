@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=Path("runs/openset"), help="imported datasets (never committed)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "openset",
                    help="writes OUT.md, OUT.json and OUT.png")
-    p.add_argument("--parts", default="rejection,enrollment", help="rejection, enrollment or both")
+    p.add_argument("--parts", default="rejection,enrollment",
+                   help="any of rejection, enrollment, ksl (the private KSL set, leave one signer out: aggregates "
+                        "only in the result files)")
     p.add_argument("--methods", default=",".join(METHOD_NAMES), help=f"any of: {', '.join(METHOD_NAMES)}")
     p.add_argument("--trials", type=int, default=10, help="enrollment: donor draws")
     p.add_argument("--seed", type=int, default=0, help="splits, donors and training")
@@ -47,7 +49,10 @@ def _main(argv: Sequence[str] | None) -> int:
     setup_logging(args.verbose)
     from edge_runtime.errors import DatasetError
 
-    for folder in ("mpdata-words", "asl-mpdata", "asl-mpdata-extra"):
+    parts = [x.strip() for x in args.parts.split(",") if x.strip()]
+    folders = {"rejection": ("mpdata-words", "asl-mpdata", "asl-mpdata-extra"), "enrollment": ("mpdata-words",),
+               "ksl": ("ksl-aihub-keypoints",)}
+    for folder in sorted({f for part in parts for f in folders.get(part, ())}):
         if not (args.shared / "data" / folder).is_dir():
             raise DatasetError(f"{args.shared / 'data' / folder}: not found (the shared data sets are needed; pass "
                                "--shared)")
@@ -56,7 +61,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         config = OpensetConfig(shared=args.shared, work=args.work, out=args.out,
-                               parts=tuple(x.strip() for x in args.parts.split(",") if x.strip()),
+                               parts=tuple(parts),
                                methods=tuple(x.strip() for x in args.methods.split(",") if x.strip()),
                                seed=args.seed, trials=args.trials, epochs=args.epochs)
     except ValueError as err:
