@@ -22,6 +22,14 @@ What one row measures, and why it is measured that way:
 - Latency: after one untimed pass over the sequences (which gives accuracy)
   and ``warmup`` untimed calls, ``calls`` timed calls cycle over the
   sequences; p50 and p95 are over those calls.
+- Open set (an exported file with an embedding output, i.e. a cosine head):
+  what the device adds to the interpreter for it, measured in the same
+  process, interleaved call by call so that the machine's noise hits both
+  alike: (a) ``runner.run`` (invoke, read the probabilities) against (b)
+  ``Classifier.score`` with the model's own prototypes plus
+  ``OPENSET_ENROLLED`` words enrolled in memory (random unit prototypes: the
+  cost depends on how many there are, not on what they are). ``open-set ms``
+  is the median of the per-pair differences (b - a).
 
 Formats whose files are missing are reported as missing, not exported here:
 exporting needs the TensorFlow converter, which a device does not have, and
@@ -42,7 +50,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -51,11 +59,16 @@ from edge_runtime.files import sha256_file
 from edge_runtime.spec import FeatureSpec
 from host.run_folder import CARD_FILE, LABELS_FILE, ModelCard, RunFolder
 
+if TYPE_CHECKING:
+    from edge_runtime.classifier import Classifier
+    from edge_runtime.prototypes import PrototypeStore
+
 log = logging.getLogger(__name__)
 
 KERAS_PREDICT = "keras predict"
 KERAS_FUNCTION = "keras tf.function"
 WORKER_TIMEOUT_S = 900.0
+OPENSET_ENROLLED = 20  # words a user enrolled on the device, on top of the trained ones, for the open-set timing
 
 
 # ----------------------------------------------------------------------------------------------- timers
@@ -107,6 +120,42 @@ def time_calls(fn: Callable[[np.ndarray], Any], inputs: Sequence[np.ndarray], ca
         fn(x)
         samples.append((time.perf_counter() - start) * 1000.0)
     return Timing(samples)
+
+
+def time_interleaved(fns: Sequence[Callable[[np.ndarray], Any]], inputs: Sequence[np.ndarray], calls: int,
+                     warmup: int) -> list[Timing]:
+    """``calls`` timed calls of every function in ``fns`` on the same input each round; one Timing per function.
+
+    Interleaved, and each round starts with the next function in turn, because
+    the machine is shared: a slow spell or a frequency change then hits every
+    variant alike, and their difference (:func:`paired_difference`) is measured
+    rather than the drift between two separate runs.
+    """
+    if not len(inputs) or not fns:
+        raise ValueError("no inputs or functions to time")
+    for i in range(warmup):
+        for fn in fns:
+            fn(inputs[i % len(inputs)])
+    samples: list[list[float]] = [[] for _ in fns]
+    for i in range(calls):
+        x = inputs[i % len(inputs)]
+        for k in range(len(fns)):
+            j = (i + k) % len(fns)
+            start = time.perf_counter()
+            fns[j](x)
+            samples[j].append((time.perf_counter() - start) * 1000.0)
+    return [Timing(s) for s in samples]
+
+
+def paired_difference(base: Timing, other: Timing) -> float:
+    """Median over rounds of ``other - base`` (ms), for two Timings from one :func:`time_interleaved` run.
+
+    The median of the differences, not the difference of the medians: each pair
+    shares its moment on the machine, so what the pair has in common cancels.
+    """
+    if base.n != other.n or not base.n:
+        raise ValueError(f"paired timings need the same number of calls, got {base.n} and {other.n}")
+    return float(np.median(np.subtract(other.samples_ms, base.samples_ms)))
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -242,6 +291,8 @@ class ClassifierRow:
     latency: dict[int, dict[str, float]] = field(default_factory=dict)  # threads -> Timing.summary()
     speedup: dict[int, float] = field(default_factory=dict)  # threads -> keras tf.function p50 / this p50
     runs: dict[int, dict[str, float]] = field(default_factory=dict)  # threads -> load_ms, peak/model RSS
+    # threads -> open_set_timing(): run vs score p50 and their difference; empty for a file without an embedding
+    openset: dict[int, dict[str, float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -249,7 +300,7 @@ class ClassifierRow:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("latency", "speedup", "runs"):
+        for key in ("latency", "speedup", "runs", "openset"):
             data[key] = {str(k): v for k, v in data[key].items()}
         return data
 
@@ -288,6 +339,7 @@ class ClassifierReport:
     calls: int
     warmup: int
     rows: list[ClassifierRow]
+    model: str = ""  # the run's architecture (model card): which model-family row its head cost is read from
 
     def row(self, name: str) -> ClassifierRow | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -399,15 +451,53 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     try:
         probs = np.stack([np.asarray(loaded.call(x), np.float32).reshape(-1) for x in X])
         timing = time_calls(loaded.call, list(X), int(job["calls"]), int(job["warmup"]))
-        invoke = None
+        invoke = openset = None
         if loaded.classifier is not None:  # the interpreter's own invoke, without predict()'s work around it
             invoke = Timing([_invoke_ms(loaded.classifier, X[i % len(X)]) for i in range(int(job["calls"]))])
+            # last: it enrolls words, which changes the classifier's labels
+            openset = open_set_timing(loaded.classifier, list(X), int(job["calls"]), int(job["warmup"]))
     except Exception as err:  # a model that loads but fails on real input
         return {"status": "failed", "error": _first_line(err)}
     peak, before = peak_rss_mb(), loaded.rss_before_load_mb
     return {"status": "ok", "runtime": loaded.runtime, "load_ms": loaded.load_ms, "probabilities": probs.tolist(),
-            "timing": timing.summary(), "invoke": invoke.summary() if invoke else None, "peak_rss_mb": peak,
+            "timing": timing.summary(), "invoke": invoke.summary() if invoke else None, "openset": openset,
+            "peak_rss_mb": peak,
             "model_rss_mb": max(0.0, peak - before) if math.isfinite(before) and math.isfinite(peak) else None}
+
+
+def enrolled_store(clf: Classifier, words: int = OPENSET_ENROLLED, seed: int = 0) -> PrototypeStore:
+    """``words`` enrolled words with random unit examples, for this model file, in memory only.
+
+    Random prototypes cost what real ones do (one row each in the cosine
+    table); nothing is written beside the model, so a user's own enrolled
+    words are never touched.
+    """
+    from edge_runtime.prototypes import PrototypeStore
+
+    assert clf.openset is not None, "only a file with an embedding output has prototypes"
+    rng = np.random.default_rng(seed)
+    store = PrototypeStore.empty(sha256_file(clf.path), clf.openset.dim, clf.info.labels)
+    for i in range(words):
+        store = store.add(f"word{i}", rng.normal(size=(3, clf.openset.dim)))
+    return store
+
+
+def open_set_timing(clf: Classifier, inputs: Sequence[np.ndarray], calls: int, warmup: int,
+                    words: int = OPENSET_ENROLLED) -> dict[str, float] | None:
+    """What the device adds for the open set, per sign; None for a file without an embedding output.
+
+    (a) ``runner.run``: invoke and read the probabilities, all a dense model
+    needs; (b) ``Classifier.score`` with the trained prototypes plus ``words``
+    enrolled ones: the same invoke, then the embedding's cosine to every
+    prototype and their softmax. Timed interleaved (:func:`time_interleaved`);
+    ``openset_ms`` is the median per-pair difference (b - a).
+    """
+    if clf.openset is None:
+        return None
+    clf.enroll(enrolled_store(clf, words))
+    run, score = time_interleaved([lambda x: clf.runner.run(x[None]), clf.score], inputs, calls, warmup)
+    return {"n": run.n, "prototypes": len(clf.labels), "enrolled": len(clf.enrolled), "run_p50_ms": run.p50,
+            "score_p50_ms": score.p50, "openset_ms": paired_difference(run, score)}
 
 
 def _invoke_ms(clf: Any, x: np.ndarray) -> float:
@@ -481,6 +571,8 @@ def _measure_row(spec: RowSpec, run: BenchRun, config: ClassifierConfig, feature
             return row, None
         invoke = {"invoke_p50_ms": result["invoke"]["p50_ms"]} if result["invoke"] else {}
         row.latency[threads] = {**result["timing"], **invoke}
+        if result.get("openset"):
+            row.openset[threads] = result["openset"]
         row.runs[threads] = {"load_ms": result["load_ms"], "peak_rss_mb": result["peak_rss_mb"],
                              "model_rss_mb": result["model_rss_mb"], "runtime": result["runtime"]}
         if probs is None:  # the same file gives the same answers at any thread count: the first run's are kept
@@ -525,7 +617,7 @@ def measure_classifiers(config: ClassifierConfig) -> ClassifierReport:
                            for t in config.threads if t in baseline.latency and t in row.latency}
     return ClassifierReport(run=str(run.folder), export_dir=str(config.export_dir), measured_on=run.measured_on,
                             n=len(y), labels=run.labels, threads=list(config.threads), calls=config.calls,
-                            warmup=config.warmup, rows=rows)
+                            warmup=config.warmup, rows=rows, model=run.card.model_name)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -187,17 +187,24 @@ class _TimedSpec:
 
 
 class _TimedClassifier:
-    """The device ``Classifier`` with ``predict`` timed (the inference stage: quantise, invoke, read out)."""
+    """The device ``Classifier`` with ``score`` and ``predict`` timed (the inference stage: quantise, invoke, read
+    out, and for a model with an embedding the prototype match). The recogniser calls ``score``."""
 
     def __init__(self, classifier: Any, times: PassTimes) -> None:
         self._clf, self._times = classifier, times
         self.spec = _TimedSpec(classifier.spec, times)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
+    def _timed(self, call: Callable[[np.ndarray], Any], features: np.ndarray) -> Any:
         start = time.perf_counter()
-        out = self._clf.predict(features)
+        out = call(features)
         self._times.inference_ms.append((time.perf_counter() - start) * 1000.0)
         return out
+
+    def score(self, features: np.ndarray) -> Any:
+        return self._timed(self._clf.score, features)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self._timed(self._clf.predict, features)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._clf, name)

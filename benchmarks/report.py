@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from benchmarks.bench import KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport
+from benchmarks.bench import KERAS_FUNCTION, KERAS_PREDICT, OPENSET_ENROLLED, ClassifierReport
 from benchmarks.model_family import FamilyReport
 from benchmarks.pipeline import PipelineRow
 from edge_runtime.files import atomic_path, write_json, write_text
@@ -33,6 +33,9 @@ MIN_LANDMARK_FPS = 25.0  # landmark extraction at 640 px wide
 TARGET_WIDTH = "640"
 LARGE_MODEL = "conv-transformer"  # issue #16: the model for larger vocabularies must stay real-time on a device
 LARGE_MODEL_MAX_MS = 2.0  # its int8 .tflite, 1 thread, p50 ms per sign, on the host the family is measured on
+OPENSET_MAX_MS = 0.2  # the embedding head's compute + the device's prototype match, 1 thread, ms per sign
+OPENSET_FORMAT = "int8"  # the file the device runs (the pipeline's default)
+DEFAULT_MODEL = "compact"  # train.models.DEFAULT_MODEL, spelled out: the report is written on devices without Keras
 
 
 @dataclass
@@ -137,6 +140,96 @@ def _family_target(family: FamilyReport) -> Target:
                   f"{'under' if ok else 'over'} by {abs(value - LARGE_MODEL_MAX_MS):.2f} ms")
 
 
+@dataclass
+class OpenSetCost:
+    """What the embedding and the prototype match add per sign at 1 thread, from the two tables of one run.
+
+    ``head_ms``: the cosine head's int8 minus the dense head's, same architecture
+    (model-family table, untrained, timed interleaved); ``device_ms``: the
+    run's int8 ``Classifier.score`` with its prototypes and the enrolled words
+    minus ``runner.run`` (classifier table, timed interleaved). Either is None
+    when it was not measured, and ``missing`` says why.
+    """
+
+    model: str
+    head_ms: float | None
+    device_ms: float | None
+    prototypes: int = 0
+    family_classes: int = 0
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def total_ms(self) -> float | None:
+        return None if self.head_ms is None or self.device_ms is None else self.head_ms + self.device_ms
+
+    def sentence(self, command: str) -> str:
+        """The figure in one sentence, with the parts it adds up and the command that measured it."""
+        if self.total_ms is None:
+            parts = [f"{what} {_ms(v)} ms" for what, v in (("embedding-head compute", self.head_ms),
+                                                             ("device prototype match", self.device_ms)) if v is not None]
+            measured = f" (measured: {', '.join(parts)})" if parts else ""
+            return (f"Embedding + prototype match at 1 thread: not measured{measured}: {'; '.join(self.missing)}. "
+                    f"Command: `{command}`.")
+        assert self.head_ms is not None and self.device_ms is not None
+        return (f"Embedding + prototype match adds {_ms(self.total_ms)} ms per sign at 1 thread "
+                f"(target <= {OPENSET_MAX_MS:g} ms): {_ms(self.head_ms)} ms of embedding-head compute "
+                f"({self.model} int8, cosine minus dense head, untrained, {self.family_classes} classes) + "
+                f"{_ms(self.device_ms)} ms on the device (cosine to {self.prototypes} prototypes, "
+                f"{OPENSET_ENROLLED} of them enrolled words, and their softmax). Measured by `{command}`.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_ms": self.total_ms, "threads": 1, "format": OPENSET_FORMAT,
+                "max_ms": OPENSET_MAX_MS}
+
+
+def _device_openset(classifier: ClassifierReport | None, cost: OpenSetCost) -> None:
+    if classifier is None or 1 not in classifier.threads:
+        cost.missing.append("no classifier table at 1 thread")
+        return
+    row = classifier.row(OPENSET_FORMAT)
+    if row is None or not row.ok or 1 not in row.openset:
+        why = row.note if row is not None and not row.ok else "it has no embedding output"
+        cost.missing.append(f"no {OPENSET_FORMAT} open-set timing: {why}")
+        return
+    cost.device_ms, cost.prototypes = row.openset[1]["openset_ms"], int(row.openset[1]["prototypes"])
+
+
+def _head_openset(family: FamilyReport | None, cost: OpenSetCost) -> None:
+    if family is None or 1 not in family.threads:
+        cost.missing.append("no model-family table at 1 thread (add --family)")
+        return
+    row = family.row(cost.model, OPENSET_FORMAT, head="cosine")
+    if row is None or 1 not in row.head_extra_ms:
+        why = row.note if row is not None and row.note else "not measured"
+        cost.missing.append(f"no cosine-head {cost.model} {OPENSET_FORMAT} in the model-family table ({why})")
+        return
+    cost.head_ms, cost.family_classes = row.head_extra_ms[1], family.classes
+
+
+def openset_cost(classifier: ClassifierReport | None, family: FamilyReport | None) -> OpenSetCost | None:
+    """The figure of :class:`OpenSetCost` for the run's architecture (compact without a run); None when neither
+    table was measured."""
+    if classifier is None and family is None:
+        return None
+    cost = OpenSetCost(classifier.model if classifier is not None and classifier.model else DEFAULT_MODEL,
+                       None, None)
+    _device_openset(classifier, cost)
+    _head_openset(family, cost)
+    return cost
+
+
+def _openset_target(cost: OpenSetCost) -> Target:
+    what = f"embedding + prototype match, {cost.model} {OPENSET_FORMAT}, 1 thread, per sign"
+    limit = f"<= {OPENSET_MAX_MS:g} ms"
+    total = cost.total_ms
+    if total is None:
+        return Target("openset_ms", what, limit, "; ".join(cost.missing), "NOT MEASURED")
+    ok = total <= OPENSET_MAX_MS
+    return Target("openset_ms", what, limit, f"{_ms(total)} ms (head {_ms(cost.head_ms)} + device "
+                  f"{_ms(cost.device_ms)})", "PASS" if ok else "MISS",
+                  f"{'under' if ok else 'over'} by {abs(total - OPENSET_MAX_MS):.3f} ms")
+
+
 def evaluate_targets(classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
                      family: FamilyReport | None = None) -> list[Target]:
     """Every target of the issue, from this run's measurements."""
@@ -147,6 +240,9 @@ def evaluate_targets(classifier: ClassifierReport | None, pipeline: Sequence[Pip
     out += _landmark_targets(pipeline)
     if family is not None:
         out.append(_family_target(family))
+    cost = openset_cost(classifier, family)
+    if cost is not None:
+        out.append(_openset_target(cost))
     return out
 
 
@@ -191,6 +287,30 @@ def classifier_cells(report: ClassifierReport) -> tuple[list[str], list[list[str
     return head, body
 
 
+def has_openset(report: ClassifierReport) -> bool:
+    """Whether any exported file of the run has an embedding output (else the open-set table says nothing)."""
+    return any(r.openset for r in report.rows)
+
+
+def openset_cells(report: ClassifierReport) -> tuple[list[str], list[list[str]]]:
+    """Per exported file and thread count: runner.run p50, Classifier.score p50 (prototypes + enrolled words) and
+    the open-set ms between them; "-" for a file without an embedding."""
+    head = ["format", "prototypes"]
+    for t in report.threads:
+        head += [f"run p50 ms {t}t", f"score p50 ms {t}t", f"open-set ms {t}t"]
+    body = []
+    for r in report.rows:
+        if r.name in (KERAS_PREDICT, KERAS_FUNCTION):
+            continue
+        first = next(iter(r.openset.values()), None)
+        cells = [r.name, f"{first['prototypes']} ({first['enrolled']} enrolled)" if first else "-"]
+        for t in report.threads:
+            o = r.openset.get(t)
+            cells += [_ms(o["run_p50_ms"]), _ms(o["score_p50_ms"]), _ms(o["openset_ms"])] if o else ["-"] * 3
+        body.append(cells)
+    return head, body
+
+
 def pipeline_cells(rows: Sequence[PipelineRow]) -> tuple[list[str], list[list[str]]]:
     head = ["width", "size", "backend", "model", "threads", "frames", "decode ms", "landmarks ms p50/p95",
             "landmark fps", "features ms/sign", "inference ms/sign", "other ms", "fps", "signs", "sign->result ms"]
@@ -211,19 +331,26 @@ def pipeline_cells(rows: Sequence[PipelineRow]) -> tuple[list[str], list[list[st
 
 
 def family_cells(report: FamilyReport) -> tuple[list[str], list[list[str]]]:
-    head = ["model", "params", "format", "size", "builtin ops"]
+    head = ["model", "params", "format", "head", "size", "builtin ops"]
     head += [f"ms/sign p50/p95 {t}t" for t in report.threads]
+    head += [f"head +ms {t}t" for t in report.threads]
     head.append("note")
     body = []
     for r in report.rows:
-        cells = [r.model, f"{r.params:,}", r.format, _size(r.size_bytes),
+        cells = [r.model, f"{r.params:,}", r.format, r.head, _size(r.size_bytes),
                  "-" if not r.size_bytes else "no: " + ", ".join(r.forbidden_ops) if r.forbidden_ops else "yes"]
         for t in report.threads:
             lat = r.latency.get(t)
             cells.append(f"{_ms(lat['p50_ms'])} / {_ms(lat['p95_ms'])}" if lat else "-")
+        cells += [_signed_ms(r.head_extra_ms.get(t)) for t in report.threads]
         cells.append(r.status.upper() + ": " + r.note if r.status != "ok" else r.note)
         body.append(cells)
     return head, body
+
+
+def _signed_ms(v: float | None) -> str:
+    """A difference in ms with its sign ('+0.012', '-0.003'): noise can make a small one negative."""
+    return "-" if _nan(v) else f"{v:+.3f}" if abs(v) < 1 else f"{v:+.2f}"
 
 
 def target_cells(targets: Sequence[Target]) -> tuple[list[str], list[list[str]]]:
@@ -246,6 +373,10 @@ CLASSIFIER_NOTES = [
     "peak minus the resident size just before loading the model. Load and memory are those of the first thread "
     "count's process.",
     "Agreement: share of held-out sequences whose most likely class equals Keras model.predict's.",
+    "Open set (files with an embedding output: sign-train --head cosine): in each row's process, interleaved call "
+    "by call, (a) runner.run (invoke, read the probabilities) and (b) Classifier.score with the model's class "
+    f"prototypes plus {OPENSET_ENROLLED} words enrolled in memory (random unit prototypes; nothing written beside "
+    "the model). open-set ms = median over the calls of (b - a): the cosine match and softmax the device adds.",
 ]
 FAMILY_NOTES = [
     "Every architecture of sign-train (train.models.MODELS), built untrained at its default sizes for the stated "
@@ -255,6 +386,10 @@ FAMILY_NOTES = [
     "builtin ops = no Flex, custom or resource-variable op (export.ops).",
     "ms/sign: one [1, T, F] run through edge_runtime.model_file.open_model (quantise the input, invoke, dequantise "
     "the output), p50 / p95 over the timed runs after the warm-up, in the converting process (TensorFlow idle).",
+    "head cosine: the same architecture with sign-train's cosine head (Dense -> unit-length embedding -> cosine "
+    "softmax), exported with both outputs (probabilities, embedding) as export-tflite does; its int8 is timed "
+    "interleaved call by call with the dense head's. head +ms = median over the calls of (cosine - dense): the "
+    "embedding head's own compute.",
 ]
 PIPELINE_NOTES = [
     "Per pass: one video, fresh backend (tracking from the first frame); the first frame is the interpreters' "
@@ -284,9 +419,22 @@ def _md_table(head: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _openset_section(data: dict[str, Any], classifier: ClassifierReport | None,
+                     family: FamilyReport | None) -> list[str]:
+    """The open-set table (when a file has an embedding) and the one-sentence figure."""
+    cost = openset_cost(classifier, family)
+    if cost is None:
+        return []
+    parts = ["", "## Open set: what the embedding and the prototype match cost", ""]
+    if classifier is not None and has_openset(classifier):
+        parts += [_md_table(*openset_cells(classifier)), ""]
+    return parts + [cost.sentence(data["command"])]
+
+
 def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
              targets: Sequence[Target], machine_lines: Sequence[str], family: FamilyReport | None = None) -> str:
-    """The whole report as Markdown: command, machine, classifier table, model family, targets, pipeline, notes."""
+    """The whole report as Markdown: command, machine, classifier table, model family, open set, targets, pipeline,
+    notes."""
     parts = [f"# sign-bench: {data['run'] or 'model family'}", "",
              f"Command: `{data['command']}`  ", f"Created: {data['created']}", "", "## Machine", ""]
     parts += [f"- {line}" for line in machine_lines]
@@ -302,6 +450,7 @@ def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline
                   f"F={family.spec.get('num_features', '?')}; {family.calls} timed runs per file and thread count "
                   f"after {family.warmup} warm-up runs.", "", _md_table(*family_cells(family)), ""]
         parts += [f"- {note}" for note in FAMILY_NOTES]
+    parts += _openset_section(data, classifier, family)
     if targets:
         parts += ["", "## Targets", "", _md_table(*target_cells(targets))]
     if pipeline:
@@ -458,8 +607,10 @@ def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport |
         (out / PNG_FILE).unlink(missing_ok=True)  # a plot from an earlier run must not pass for this one's
     write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines, family))
     written.append(out / MARKDOWN_FILE)
+    cost = openset_cost(classifier, family)
     payload = {**data, "classifier": classifier, "pipeline": list(pipeline), "targets": list(targets),
                "model_family": family,
+               "openset": {**cost.to_dict(), "sentence": cost.sentence(data["command"])} if cost else None,
                "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES, "model_family": FAMILY_NOTES}}
     write_json(out / JSON_FILE, jsonable(payload))
     written.append(out / JSON_FILE)

@@ -17,11 +17,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench import (KERAS_FUNCTION, KERAS_PREDICT, ClassifierReport, ClassifierRow, _quality, macro_f1,
-                              time_calls)
+from benchmarks.bench import (
+    KERAS_FUNCTION,
+    KERAS_PREDICT,
+    OPENSET_ENROLLED,
+    ClassifierReport,
+    ClassifierRow,
+    Timing,
+    _quality,
+    macro_f1,
+    paired_difference,
+    time_calls,
+    time_interleaved,
+    worker,
+)
 from benchmarks.cli.bench import main, spread
 from benchmarks.pipeline import PipelineRow
-from benchmarks.report import evaluate_targets
+from benchmarks.report import evaluate_targets, openset_cells
 from edge_runtime.dataset import Dataset
 from export.formats import FORMATS
 
@@ -46,26 +58,49 @@ def one_error_line(err: str) -> str:
 
 # --------------------------------------------------------------------------------------- the run
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """sign-synth -> sign-train (1-block compact model, 3 epochs) -> export-tflite: a real run with all formats."""
-    pytest.importorskip("keras")
-    pytest.importorskip("tf2onnx")
+def _train_and_export(root: Path, name: str, train_flags: list[str], export_flags: list[str]) -> Path:
+    """sign-train (1-block compact model) on root/data -> export-tflite; the run folder.
+
+    Export gets --min-agreement 0: a few epochs on 30 recordings leave probabilities near uniform, so a
+    quantised format can flip a near-tie and fail its gate; these tests measure files, not gates
+    (tests/test_export.py tests the gates).
+    """
     from export.cli.tflite import main as export_main
     from train.cli.train import main as train_main
-    from train.synth.config import SynthConfig
-    from train.synth.writer import make_dataset
 
-    root = tmp_path_factory.mktemp("bench")
-    make_dataset(root / "data", SynthConfig(words=WORDS, signers=5, per_word=10, frames_min=30, frames_max=50))
     quiet = io.StringIO()
-    for command, argv in ((train_main, [root / "data", "-o", root / "run", "--epochs", "3", "--patience", "3",
-                                        "--size", "width=8", "--size", "blocks=1", "-q"]),
-                          (export_main, [root / "run", "--calibration", "8"])):
+    for command, argv in ((train_main, [root / "data", "-o", root / name, "--size", "width=8", "--size", "blocks=1",
+                                        "-q", *train_flags]),
+                          (export_main, [root / name, "--calibration", "8", "--min-agreement", "0", *export_flags])):
         with pytest.raises(SystemExit) as done, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             command([str(a) for a in argv])
         assert done.value.code == 0, quiet.getvalue()[-2000:]
-    return root / "run"
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from train.synth.config import SynthConfig
+    from train.synth.writer import make_dataset
+
+    pytest.importorskip("keras")
+    root = tmp_path_factory.mktemp("bench")
+    make_dataset(root / "data", SynthConfig(words=WORDS, signers=5, per_word=10, frames_min=30, frames_max=50))
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(data_root: Path) -> Path:
+    """sign-synth -> sign-train (cosine head, the default; 3 epochs) -> export-tflite: a real run with all formats."""
+    pytest.importorskip("tf2onnx")
+    return _train_and_export(data_root, "run", ["--epochs", "3", "--patience", "3"], [])
+
+
+@pytest.fixture(scope="module")
+def dense_run(data_root: Path) -> Path:
+    """The same with the dense head (no embedding output), one epoch, int8 only."""
+    return _train_and_export(data_root, "dense", ["--head", "dense", "--epochs", "1", "--patience", "1"],
+                             ["--formats", "int8"])
 
 
 @pytest.fixture()
@@ -134,15 +169,29 @@ def test_every_format_side_by_side_with_missing_and_broken_files_reported(run_di
     # a fresh process per row: TensorFlow's process is far bigger than the LiteRT one
     assert rows[KERAS_PREDICT]["peak_rss_mb"] > 2 * rows["int8"]["peak_rss_mb"]
     assert "invoke_p50_ms" in rows["int8"]["latency"]["1"]
+    for name in ("f32", "int8", "onnx"):  # the run has a cosine head: every exported file has an embedding output
+        openset = rows[name]["openset"]["1"]
+        assert openset["n"] == 7 and openset["enrolled"] == OPENSET_ENROLLED
+        assert openset["prototypes"] == len(WORDS) + OPENSET_ENROLLED
+        assert 0 < openset["run_p50_ms"] and 0 < openset["score_p50_ms"]
+        # a median of differences each smaller than its score call: below the score's own median
+        assert np.isfinite(openset["openset_ms"]) and openset["openset_ms"] < openset["score_p50_ms"]
+    assert rows[KERAS_PREDICT]["openset"] == {} and rows["f16"]["openset"] == {}
+    assert not list(exported.glob("*.prototypes.npz"))  # the enrolled words lived in memory only
+    assert report["openset"]["device_ms"] == rows["int8"]["openset"]["1"]["openset_ms"]
+    assert report["openset"]["head_ms"] is None and report["openset"]["total_ms"] is None  # no --family
 
-    for name in ("keras tf.function", "int8", "onnx", "MISSING", "FAILED"):
+    for name in ("keras tf.function", "int8", "onnx", "MISSING", "FAILED", "Open set", "open-set ms 1t"):
         assert name in stdout
     targets = {t["name"]: t for t in report["targets"]}
     assert targets["int8_speedup"]["status"] in ("PASS", "MISS")
     assert targets["f16_agreement"]["status"] == "NOT MEASURED"
+    assert targets["openset_ms"]["status"] == "NOT MEASURED" and "--family" in targets["openset_ms"]["measured"]
     assert report["machine"]["cores"] >= 1 and report["machine"]["python"]
     markdown = (out / "bench.md").read_text(encoding="utf-8")
     assert "## Classifier" in markdown and "## Targets" in markdown and report["machine"]["cpu"] in markdown
+    assert "## Open set" in markdown and "| open-set ms 1t |" in markdown
+    assert report["openset"]["sentence"] in markdown and report["command"] in report["openset"]["sentence"]
     assert "## Pipeline" not in markdown
     assert (out / "bench.png").read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.md", "bench.png"]
@@ -166,6 +215,20 @@ def test_on_a_device_without_tensorflow_the_keras_rows_are_unavailable(run_dir, 
     assert rows["int8"]["accuracy"] >= 0 and rows["int8"]["agreement"] is None  # nothing to agree with
     targets = {t["name"]: t["status"] for t in report["targets"]}
     assert targets["int8_speedup"] == "NOT MEASURED" and targets["f32_agreement"] == "NOT MEASURED"
+
+
+@pytest.mark.slow
+def test_a_file_without_an_embedding_has_no_open_set_timing(dense_run, tmp_path):
+    from edge_runtime.spec import FeatureSpec
+
+    card = json.loads((dense_run / "model_card.json").read_text(encoding="utf-8"))
+    features = tmp_path / "features.npy"
+    spec = FeatureSpec.from_dict(card["spec"])
+    np.save(features, np.zeros((2, spec.frames, spec.num_features), np.float32))
+    result = worker({"name": "int8", "kind": "classifier", "path": str(dense_run / "export" / "model_int8.tflite"),
+                     "threads": 1, "features": str(features), "spec": card["spec"], "calls": 3, "warmup": 1})
+    assert result["status"] == "ok", result.get("error")
+    assert result["timing"]["n"] == 3 and result["openset"] is None
 
 
 # -------------------------------------------------------------------------------------- pipeline
@@ -284,6 +347,32 @@ def test_spread_takes_videos_from_the_whole_list():
     items = [Path(f"{i}.mp4") for i in range(31)]
     assert spread(items, 3) == [items[0], items[15], items[30]]
     assert spread(items, 1) == [items[0]] and spread(items, 0) == items and spread(items[:2], 5) == items[:2]
+
+
+def test_interleaved_timer_alternates_which_call_goes_first():
+    seen = []
+    a, b = time_interleaved([lambda x: seen.append(("a", int(x))), lambda x: seen.append(("b", int(x)))],
+                            [np.int64(0), np.int64(1)], calls=3, warmup=1)
+    assert seen == [("a", 0), ("b", 0)] + [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 0), ("b", 0)]
+    assert a.n == b.n == 3
+
+
+def test_paired_difference_is_the_median_of_the_per_call_differences():
+    base, other = Timing([1.0, 5.0, 1.0]), Timing([1.5, 5.1, 9.0])  # one slow spell hit both in call 2
+    assert paired_difference(base, other) == pytest.approx(0.5)  # differences 0.5, 0.1, 8.0
+    with pytest.raises(ValueError, match="same number"):
+        paired_difference(base, Timing([1.0]))
+
+
+def test_open_set_table_shows_a_dash_for_files_without_an_embedding():
+    report = _report(0.2, 1.0, 0.9)
+    onnx = ClassifierRow("onnx", "model.onnx", "onnxruntime", "none")
+    report.rows[-1].openset = {1: {"n": 10, "prototypes": 22, "enrolled": 20, "run_p50_ms": 0.1,
+                                   "score_p50_ms": 0.13, "openset_ms": 0.025}}
+    report.rows.append(onnx)
+    head, body = openset_cells(report)
+    assert head == ["format", "prototypes", "run p50 ms 1t", "score p50 ms 1t", "open-set ms 1t"]
+    assert body == [["int8", "22 (20 enrolled)", "0.100", "0.130", "0.025"], ["onnx", "-", "-", "-", "-"]]
 
 
 def _report(int8_p50: float, int8_agreement: float, int8_accuracy: float) -> ClassifierReport:

@@ -184,21 +184,53 @@ def tiny_family():
 
 
 @pytest.mark.slow
-def test_the_family_table_measures_every_architecture_in_f32_and_int8(tiny_family):
+def test_the_family_table_measures_every_architecture_in_f32_and_int8_and_with_the_cosine_head(tiny_family):
     from benchmarks.report import evaluate_targets, family_cells
-    from train.models import MODELS
+    from train.models import MODELS, Head
 
-    assert [(r.model, r.format) for r in tiny_family.rows] == [(m, f) for m in MODELS for f in ("f32", "int8")]
+    assert [(r.model, r.format, r.head) for r in tiny_family.rows] == [
+        row for m in MODELS for row in ((m, "f32", "dense"), (m, "int8", "dense"), (m, "int8", "cosine"))]
     for row in tiny_family.rows:
         assert row.ok and row.forbidden_ops == [] and row.size_bytes > 0, row.note
         assert row.latency[1]["n"] == 3 and row.latency[1]["p50_ms"] > 0
-        assert row.params == build_model(row.model, FeatureSpec(frames=16), 5, **row.sizes).count_params()
-    compact = {r.format: r.size_bytes for r in tiny_family.rows if r.model == "compact"}
+        head = Head(row.head, 64)
+        assert row.params == build_model(row.model, FeatureSpec(frames=16), 5, head=head, **row.sizes).count_params()
+        if row.head == "cosine":  # timed call by call against the dense head's int8: a difference, either sign
+            dense = tiny_family.row(row.model, "int8")
+            assert np.isfinite(row.head_extra_ms[1]) and row.head_extra_ms[1] < row.latency[1]["p50_ms"]
+            assert row.params > dense.params and dense.head_extra_ms == {}
+    compact = {r.format: r.size_bytes for r in tiny_family.rows if r.model == "compact" and r.head == "dense"}
     assert compact["int8"] < compact["f32"]
     head, body = family_cells(tiny_family)
-    assert head[:5] == ["model", "params", "format", "size", "builtin ops"] and len(body) == 2 * len(MODELS)
-    target, = [t for t in evaluate_targets(None, [], tiny_family) if t.name == "family_large_int8_ms"]
-    assert target.status in ("PASS", "MISS") and target.measured.endswith(" ms")
+    assert head[:6] == ["model", "params", "format", "head", "size", "builtin ops"] and len(body) == 3 * len(MODELS)
+    assert head[-2] == "head +ms 1t" and body[2][-2].startswith(("+", "-")) and body[1][-2] == "-"
+    targets = {t.name: t for t in evaluate_targets(None, [], tiny_family)}
+    assert targets["family_large_int8_ms"].status in ("PASS", "MISS")
+    assert targets["family_large_int8_ms"].measured.endswith(" ms")
+    assert targets["openset_ms"].status == "NOT MEASURED" and "no classifier table" in targets["openset_ms"].measured
+
+
+@pytest.mark.slow
+def test_the_open_set_figure_adds_the_heads_compute_and_the_devices_match(tiny_family):
+    from benchmarks.bench import ClassifierReport, ClassifierRow
+    from benchmarks.report import evaluate_targets, openset_cost
+
+    int8 = ClassifierRow("int8", "model_int8.tflite", "litert", "int8")
+    int8.openset = {1: {"n": 9, "prototypes": 25, "enrolled": 20, "run_p50_ms": 0.1, "score_p50_ms": 0.12,
+                        "openset_ms": 0.015}}
+    classifier = ClassifierReport("run", "run/export", "test split", 9, list("abcde"), [1], 9, 1, [int8],
+                                  model="compact")
+    cost = openset_cost(classifier, tiny_family)
+    head_ms = tiny_family.row("compact", "int8", head="cosine").head_extra_ms[1]
+    assert cost.device_ms == 0.015 and cost.head_ms == head_ms and cost.total_ms == pytest.approx(head_ms + 0.015)
+    sentence = cost.sentence("sign-bench runs/demo --family --threads 1")
+    assert sentence.startswith("Embedding + prototype match adds ") and " ms per sign at 1 thread" in sentence
+    assert "`sign-bench runs/demo --family --threads 1`" in sentence and "25 prototypes" in sentence
+    target, = [t for t in evaluate_targets(classifier, [], tiny_family) if t.name == "openset_ms"]
+    assert target.status == ("PASS" if cost.total_ms <= 0.2 else "MISS")
+    int8.openset = {}  # a dense-head model: nothing to add up
+    cost = openset_cost(classifier, tiny_family)
+    assert cost.total_ms is None and "no embedding output" in cost.sentence("sign-bench x")
 
 
 @pytest.mark.slow
@@ -214,10 +246,15 @@ def test_sign_bench_family_only_prints_the_table_and_writes_it_into_the_report(t
     assert "Model family" in printed and "conv-transformer" in printed and "Classifier" not in printed
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     assert report["run"] == "" and report["classifier"] is None
-    assert [r["model"] for r in report["model_family"]["rows"]][::2] == ["compact", "bilstm-attention",
+    assert [r["model"] for r in report["model_family"]["rows"]][::3] == ["compact", "bilstm-attention",
                                                                         "conv-transformer"]
+    cosine = report["model_family"]["rows"][2]
+    assert cosine["head"] == "cosine" and set(cosine["head_extra_ms"]) == {"1"}
     assert any(t["name"] == "family_large_int8_ms" for t in report["targets"])
-    assert "## Model family" in (out / "bench.md").read_text(encoding="utf-8")
+    assert report["openset"]["head_ms"] == cosine["head_extra_ms"]["1"] and report["openset"]["device_ms"] is None
+    markdown = (out / "bench.md").read_text(encoding="utf-8")
+    assert "## Model family" in markdown and "## Open set" in markdown and report["openset"]["sentence"] in markdown
+    assert "not measured (measured: embedding-head compute" in markdown
 
 
 def test_sign_bench_family_flags_are_checked_in_one_line(tmp_path, capsys):

@@ -41,18 +41,22 @@ Benchmark a trained run on this machine, in one report (RUN_DIR/bench/bench.md, 
    (f32, f16, dynamic, int8 TFLite and ONNX, from RUN_DIR/export) on the same held-out test sequences:
    accuracy, macro-F1, agreement with Keras, size, load time, peak memory, p50/p95 latency and speed-up
    over the tf.function call at each thread count. Each row and thread count runs in a fresh process.
-   Missing exported files are reported as missing (run export-tflite RUN_DIR first).
+   Missing exported files are reported as missing (run export-tflite RUN_DIR first). Files with an
+   embedding output (sign-train --head cosine): what the prototype match adds on the device (open-set ms:
+   Classifier.score with the model's prototypes and 20 words enrolled in memory, minus runner.run).
 2. pipeline: real video through the device's own objects (decode -> hand landmarks -> features ->
    inference), per stage and per frame, end-to-end FPS and the time from the end of a sign to its
    result; at the video's own width and at 640 px; litert (full and lite bundles) at each thread count
    and mediapipe (full).
 3. model family (--family, or --family-only without a run): every architecture of sign-train, untrained, at
    --family-classes classes and the default spec (T=64, F=116): parameters, f32 and int8 .tflite size,
-   builtin ops only, ms per sign (one [1, T, F] run through the device's opener) at each thread count.
+   builtin ops only, ms per sign (one [1, T, F] run through the device's opener) at each thread count;
+   each also with the cosine head (int8, both outputs) and what that head adds over the dense one.
    Size and speed do not depend on the weights; converting needs TensorFlow, so this is a host table.
 4. targets, with PASS / MISS and by how much: int8 at 1 thread >= 5x faster than Keras tf.function;
    every format >= 99% agreement and accuracy within 1 point of Keras; landmarks at 640 px >= 25 fps;
-   (family) conv-transformer int8 <= 2 ms per sign at 1 thread.
+   (family) conv-transformer int8 <= 2 ms per sign at 1 thread; (classifier and family) the embedding head
+   + the device's prototype match <= 0.2 ms per sign at 1 thread (int8, the run's architecture).
 
 Run the same command on the device (a Raspberry Pi) to get its figures: rows that need what the device
 lacks (TensorFlow, mediapipe) are reported as unavailable, the rest is measured.
@@ -66,6 +70,7 @@ examples:
   sign-bench runs/demo --video clip.mp4 --threads 1,2,4 --repeats 300 --out bench/pi4
   sign-bench runs/demo --quick                     # one video, fewer timed calls (make demo)
   sign-bench runs/demo --no-pipeline               # the classifier table only
+  sign-bench runs/demo --no-pipeline --family --threads 1   # what the open set costs, head and device
   sign-bench --family-only --threads 1             # the model family alone (report in bench/family)
 """
 
@@ -299,7 +304,7 @@ def _family_plan(args: argparse.Namespace, threads: list[int], repeats: int) -> 
 
 # Text columns of sign-bench's tables (the others hold numbers).
 _LEFT = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit", "measured",
-         "by how much", "builtin ops"}
+         "by how much", "builtin ops", "head", "prototypes"}
 
 
 def _print_table(title: str, head: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> None:
@@ -331,6 +336,9 @@ def _main(argv: Sequence[str] | None) -> int:
         classifier_cells,
         evaluate_targets,
         family_cells,
+        has_openset,
+        openset_cells,
+        openset_cost,
         pipeline_cells,
         target_cells,
         write_report,
@@ -347,6 +355,9 @@ def _main(argv: Sequence[str] | None) -> int:
         _print_table(f"Classifier: every format on the {classifier.measured_on} ({classifier.n} sequences, "
                      f"{classifier.calls} timed calls each)", *classifier_cells(classifier),
                      styles=[None if r.ok else "red" for r in classifier.rows])
+        if has_openset(classifier):
+            _print_table("Open set: runner.run vs Classifier.score (the model's prototypes + enrolled words), "
+                         "interleaved", *openset_cells(classifier))
     pipeline: list[Any] = []
     if plan.videos:
         assert plan.pipeline_model is not None
@@ -371,13 +382,16 @@ def _main(argv: Sequence[str] | None) -> int:
                      f"T={family.spec['frames']} ({family.calls} timed runs per file and thread count)",
                      *family_cells(family),
                      styles=[None if r.ok and not r.forbidden_ops else "red" for r in family.rows])
+    header = _report_header(plan, machine, argv)
+    cost = openset_cost(classifier, family)
+    if cost is not None:
+        print(cost.sentence(header["command"]))
     targets = evaluate_targets(classifier, pipeline, family)
     if targets:
         _print_table("Targets", *target_cells(targets),
                      styles=["green" if t.status == "PASS" else "red" if t.status == "MISS" else "yellow"
                              for t in targets])
-    written = write_report(plan.out, _report_header(plan, machine, argv), classifier, pipeline, targets, lines,
-                           family)
+    written = write_report(plan.out, header, classifier, pipeline, targets, lines, family)
     print("report: " + ", ".join(str(p) for p in written))
     failed = [r.name for r in classifier.rows if r.status == "failed"] if classifier is not None else []
     failed += [f"{r.model} {r.format}" for r in family.rows if not r.ok or r.forbidden_ops] if family else []
