@@ -67,9 +67,9 @@ class Classifier:
     """An exported sign classifier: ``predict(features [T, F]) -> probabilities [C]``.
 
     A model with an embedding output (and its ``openset`` description) is
-    scored against its class prototypes, and words enrolled on the device
-    (``enroll``) are more prototypes: ``labels`` are the trained ones, then the
-    enrolled ones. Use :func:`load_classifier`; it checks the description
+    scored against its class prototypes (a sign far from all of them is
+    unknown), and words enrolled on the device (``enroll``) are more
+    prototypes: ``labels`` are the trained ones, then the enrolled ones. Use :func:`load_classifier`; it checks the description
     against the runtime and the model file, and reads the enrolled words kept
     beside the model.
     """
@@ -93,8 +93,8 @@ class Classifier:
     def enroll(self, store: PrototypeStore) -> None:
         """Score the store's words alongside the trained ones (replacing any enrolled before)."""
         if self.openset is None:
-            raise ModelError(f"{self.path.name}: this model has no embedding output, so it cannot learn words on the "
-                             "device (train it with sign-train --head cosine and export it again)")
+            raise ModelError(f"{self.path.name}: this model has no embedding and class prototypes, so it cannot learn "
+                             "words on the device (export it again with this version's export-tflite)")
         words, protos = store.prototypes()
         if words and protos.shape[1] != self.openset.dim:
             raise ModelError(f"{self.path.name}: enrolled prototypes have {protos.shape[1]} values, its embedding "
@@ -143,16 +143,22 @@ class Classifier:
     def score(self, features: np.ndarray) -> Scored:
         """Probabilities over ``labels`` and the open-set score for one sign's features [T, F] (see :class:`Scored`).
 
-        Times the invoke in ``last_invoke_ms``.
+        A model with prototypes: the score is the best cosine similarity of the
+        sign's embedding to any prototype, trained or enrolled. Without enrolled
+        words the probabilities are the model's own (what export verified); with
+        them, ``softmax(scale * cosine)`` over every prototype, so a new word
+        competes with the trained ones on the same footing (each one the mean
+        embedding of its recordings). Times the invoke in ``last_invoke_ms``.
         """
         outputs = self._run(features)
+        own = _to_probabilities(outputs[self.runner.output.name].reshape(-1))
         if self.openset is None or self._prototypes is None:
-            probs = _to_probabilities(outputs[self.runner.output.name].reshape(-1))
-            return Scored(probs, float(probs.max()))
+            return Scored(own, float(own.max()))
         assert self.runner.embedding is not None  # openset is set only when the file has one
         embedding = unit(outputs[self.runner.embedding.name].reshape(-1))
         sims = cosines(embedding, self._prototypes)
-        return Scored(probabilities(sims, self.openset.scale), float(sims.max()), embedding)
+        probs = probabilities(sims, self.openset.scale) if self.enrolled else own
+        return Scored(probs, float(sims.max()), embedding)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities over ``labels`` for one sign's features [T, F]; times the invoke in
@@ -162,8 +168,8 @@ class Classifier:
     def embed(self, features: np.ndarray) -> np.ndarray:
         """The unit-length embedding of one sign's features [T, F] (what enrollment stores)."""
         if self.runner.embedding is None:
-            raise ModelError(f"{self.path.name}: this model has no embedding output (train it with sign-train "
-                             "--head cosine and export it again)")
+            raise ModelError(f"{self.path.name}: this model has no embedding output (export it again with this "
+                             "version's export-tflite)")
         return unit(self._run(features)[self.runner.embedding.name].reshape(-1))
 
 

@@ -187,11 +187,17 @@ def _metrics(method: str, score: str, fmt: str, val: np.ndarray, known: np.ndarr
              rest: np.ndarray, accuracy: float) -> RejectionRow:
     unknown = np.concatenate([signs, rest])
     t = threshold_at_acceptance(val, ACCEPT)
-    fpr, tpr = roc_curve(known, unknown)
+    fpr, tpr = thin_curve(*roc_curve(known, unknown))
     return RejectionRow(method, score, fmt, auroc(known, unknown), auroc(known, signs),
                         auroc(known, rest) if len(rest) else float("nan"), far_at(known, unknown, ACCEPT), t,
                         float(np.mean(known >= t)), float(np.mean(unknown >= t)), accuracy,
                         (fpr.round(4).tolist(), tpr.round(4).tolist()))
+
+
+def thin_curve(fpr: np.ndarray, tpr: np.ndarray, points: int = 201) -> tuple[np.ndarray, np.ndarray]:
+    """An ROC curve at ``points`` evenly spaced false-accept rates (the plot needs no more; the AUROC is exact)."""
+    grid = np.linspace(0.0, 1.0, points)
+    return grid, np.interp(grid, fpr, tpr)
 
 
 def _features(spec: Any, hands: Sequence[HandSequence]) -> np.ndarray:
@@ -247,12 +253,14 @@ def run_rejection(asl: Loaded, words: Loaded, split_train: Sequence[int], split_
         bank = train_out.emb
         sets = {"val": X_val, "known": X_known, "signs": X_signs, "rest": X_rest}
         keras_out = {k: keras_outputs(model, X) for k, X in sets.items()}
-        openset = _openset(model, protos, keras_out["val"]) if method.head == "cosine" else None
+        # The device's prototypes are the class means (export does the same, host.openset.openset_block).
+        means = class_means(train_out.emb, asl.y[data.train], len(fit_labels)) if train_out.emb is not None else None
+        openset = _openset(model, means, keras_out["val"]) if none_index is None and means is not None else None
         with int8_classifier(model, asl, fit_labels, X_cal, X_val, y_val, openset) as clf:
             device_out = {k: device_outputs(clf, X) for k, X in sets.items()}
             device_scores = {k: np.array([clf.score(x).score for x in X]) for k, X in sets.items()}
         for fmt, outs in (("keras", keras_out), ("int8", device_out)):
-            fmt_protos = protos if fmt == "keras" or openset is not None else None
+            fmt_protos = protos if fmt == "keras" else (openset.prototypes if openset is not None else None)
             scored = {k: o.scores(fmt_protos, none_index, bank) for k, o in outs.items()}
             pred = _known_argmax(outs["known"].probs, none_index)
             accuracy = float(np.mean(pred == y_known))
@@ -285,11 +293,11 @@ def _prototypes(model: Any, train_out: Outputs, y: np.ndarray, classes: int) -> 
 
 
 def _openset(model: Any, protos: np.ndarray, val: Outputs) -> OpenSet:
-    from host.openset import head_prototypes
+    from host.openset import DISPLAY_SCALE
 
     assert val.emb is not None
     t = threshold_at_acceptance(cosines(val.emb, protos).max(axis=1), ACCEPT)
-    return OpenSet(protos, head_prototypes(model)[1], t, "sign-openset: 95% of validation people's known signs")
+    return OpenSet(protos, DISPLAY_SCALE, t, "sign-openset: 95% of validation people's known signs")
 
 
 def _per_person(method: str, score: str, data: RejectionData, words: Loaded, scores: dict[str, np.ndarray],
@@ -474,10 +482,10 @@ def run_enrollment(words: Loaded, split: Any, base: TrainConfig, methods: Sequen
         assert test_out.emb is not None
         softmax_accuracy[name] = float(np.mean(test_out.probs[is_trained].argmax(1) == y_test[is_trained]))
         embs = {"keras": test_out.emb}
-        if method.head == "cosine":
-            val_out = keras_outputs(model, X_val)
-            with int8_classifier(model, words, trained, X_cal, X_val, y_val, _openset(model, protos, val_out)) as clf:
-                embs["int8"] = device_outputs(clf, X_test).emb
+        val_out = keras_outputs(model, X_val)
+        with int8_classifier(model, words, trained, X_cal, X_val, y_val, _openset(model, kinds["means"], val_out)) \
+                as clf:
+            embs["int8"] = device_outputs(clf, X_test).emb
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             np.savez(save / f"enrollment-{name}.npz", train=train_out.emb, y_train=y_train, **{f"test_{k}": v for

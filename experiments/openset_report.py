@@ -124,41 +124,48 @@ def markdown(result: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
-    """ROC curves of the rejection part (int8, each method's scores) and enrolled accuracy against shots."""
+def plot(result: dict[str, Any], path: Path) -> bool:
+    """ROC curves of the rejection part (int8, each method's scores) and enrolled accuracy against shots, for the
+    parts the result has; False (nothing written) when it has neither."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    roc = result.get("rejection", {}).get("roc", {})
-    for key, (fpr, tpr) in roc.items():
-        if key.endswith("/int8"):
-            axes[0].plot(fpr, tpr, label=key.removesuffix("/int8"), linewidth=1)
-    axes[0].plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
-    axes[0].set(title="Rejection, int8 on the device: ROC", xlabel="unknown signs accepted",
-                ylabel="known signs accepted")
-    axes[0].legend(fontsize=7)
-    rows = result.get("enrollment", {}).get("rows", [])
-    for key in sorted({(r["method"], r["format"], r["prototypes"]) for r in rows}):
-        pts = sorted((r["shots"], r["enrolled_accuracy"]) for r in rows
-                     if (r["method"], r["format"], r["prototypes"]) == key)
-        axes[1].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=" ".join(key))
-    axes[1].set(title="Enrolled signs, other people", xlabel="shots (recordings of one person)",
-                ylabel="accuracy", ylim=(0, 1))
-    axes[1].legend(fontsize=7)
+    panels = [p for p in ("rejection", "enrollment") if p in result]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
+    for ax, part in zip(axes[0], panels):
+        if part == "rejection":
+            for key, (fpr, tpr) in result["rejection"]["roc"].items():
+                if key.endswith("/int8"):
+                    ax.plot(fpr, tpr, label=key.removesuffix("/int8"), linewidth=1)
+            ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
+            ax.set(title="Rejection, int8 on the device: ROC", xlabel="unknown signs accepted",
+                   ylabel="known signs accepted")
+        else:
+            rows = result["enrollment"]["rows"]
+            for key in sorted({(r["method"], r["format"], r["prototypes"]) for r in rows}):
+                pts = sorted((r["shots"], r["enrolled_accuracy"]) for r in rows
+                             if (r["method"], r["format"], r["prototypes"]) == key)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=" ".join(key))
+            ax.set(title="Enrolled signs, other people", xlabel="shots (recordings of one person)",
+                   ylabel="accuracy", ylim=(0, 1))
+        ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+    return True
 
 
 def write(result: dict[str, Any], out: Path, command: str) -> list[Path]:
-    """OUT.md, OUT.json and OUT.png."""
+    """OUT.md, OUT.json and (with a rejection or enrollment part) OUT.png."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".md"), out.with_suffix(".json"), out.with_suffix(".png")]
+    paths = [out.with_suffix(".md"), out.with_suffix(".json")]
     write_text(paths[0], markdown(result, command))
     write_json(paths[1], {"command": command, **result})
-    plot(result, paths[2])
+    if plot(result, out.with_suffix(".png")):
+        paths.append(out.with_suffix(".png"))
     return paths

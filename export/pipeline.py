@@ -134,18 +134,24 @@ def _remove_stale(path: Path) -> None:
 
 
 def _openset(run: Any, progress: bool) -> OpenSet | None:
-    """A cosine-head model's prototypes and threshold, chosen on the run's VALIDATION split (never its test split)."""
+    """The class prototypes (mean TRAINING embeddings) and the open-set threshold, chosen on the run's VALIDATION
+    split (never its test split); None for a model whose embedding export cannot take (no softmax layer named
+    ``probabilities``)."""
+    from edge_runtime.model_file import PROBABILITIES
     from host.features import load_features
-    from host.openset import has_embedding, openset_block
+    from host.openset import openset_block
 
-    if not has_embedding(run.model):
+    if PROBABILITIES not in {layer.name for layer in run.model.layers}:
         return None
-    val = run.split("val")
-    if not val:
-        raise DatasetError(f"{run.folder}: the run's validation split is empty; the open-set threshold is chosen "
-                           "on it")
+    train, val = run.split("train"), run.split("val")
+    if not val or not train:
+        log.warning("%s: the run's training or validation split is empty, so its files get no class prototypes "
+                    "and no open-set threshold (the device then reports every sign as a trained word, and "
+                    "sign-enroll refuses the model)", run.folder)
+        return None
+    X_train, y_train = load_features(run.dataset, train, run.spec, run.labels, progress=progress)
     X_val, _ = load_features(run.dataset, val, run.spec, run.labels, progress=progress)
-    block = openset_block(run.model, X_val, str(run.card.data.get("split", {}).get("mode", "?")))
+    block = openset_block(run.model, X_train, y_train, X_val, str(run.card.data.get("split", {}).get("mode", "?")))
     log.info("open-set threshold %.4f (%s)", block.threshold, block.rule)
     return block
 

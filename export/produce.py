@@ -64,13 +64,15 @@ def prepare(model: Any, spec: FeatureSpec, formats: Sequence[Format], X: np.ndar
             calibration: np.ndarray | None = None, int8_io: bool = False, quiet: bool = True,
             prefix: str = "signedge-export-") -> Iterator[Conversion]:
     """The rebuild, proven equal to the trained model on ``X``, and its SavedModel (in a temporary folder)."""
+    from edge_runtime.model_file import PROBABILITIES
     from export.convert import saved_model
     from export.rebuild import check_parity, static_clone, with_embedding_output
-    from host.openset import embeddings, has_embedding
+    from host.openset import embeddings
 
     unrolled = static_clone(model, spec, unroll=True)
     parity = check_parity(unrolled, reference, X)
-    reference_embedding = embeddings(model, X)[1] if has_embedding(model) and len(X) else None
+    exports_embedding = PROBABILITIES in {layer.name for layer in model.layers}  # see rebuild.with_embedding_output
+    reference_embedding = embeddings(model, X)[1] if exports_embedding and len(X) else None
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         sm_dir = (saved_model(with_embedding_output(unrolled), Path(tmp))
                   if any(f.converter == "tflite" for f in formats) else None)

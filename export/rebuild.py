@@ -92,14 +92,22 @@ def check_parity(clone: Any, reference: np.ndarray, X: np.ndarray, samples: int 
 
 
 def with_embedding_output(clone: Any) -> Any:
-    """A model with a cosine head (a layer named ``embedding``) as two named outputs, ``probabilities`` and
-    ``embedding``, the names the device reads (``edge_runtime.model_file``); any other model as it is."""
+    """The model with two named outputs, ``probabilities`` and ``embedding``, the names the device reads
+    (``edge_runtime.model_file``).
+
+    The embedding is the layer named ``embedding`` of a cosine head, else the features the softmax layer reads
+    (the pooled features of every ``train.models`` builder) scaled to unit length: a layer without weights added
+    here, so any ``train.models`` classifier gets an embedding the device can compare signs and enrolled words in.
+    """
     import keras
 
     from edge_runtime.model_file import EMBEDDING, PROBABILITIES
 
     names = {layer.name for layer in clone.layers}
-    if EMBEDDING not in names:
+    if EMBEDDING in names:
+        embedding = clone.get_layer(EMBEDDING).output
+    elif PROBABILITIES in names:
+        embedding = keras.layers.UnitNormalization(name=EMBEDDING)(clone.get_layer(PROBABILITIES).input)
+    else:  # not a train.models classifier: exported as it is, one output
         return clone
-    return keras.Model(clone.inputs[0], {PROBABILITIES: clone.outputs[0], EMBEDDING: clone.get_layer(EMBEDDING).output},
-                       name=clone.name)
+    return keras.Model(clone.inputs[0], {PROBABILITIES: clone.outputs[0], EMBEDDING: embedding}, name=clone.name)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_recognizer import demo  # noqa: F401  (the session fixture: a tiny model exported without an embedding)
 
 from benchmarks.bench import (
     KERAS_FUNCTION,
@@ -94,13 +95,6 @@ def run_dir(data_root: Path) -> Path:
     """sign-synth -> sign-train (cosine head, the default; 3 epochs) -> export-tflite: a real run with all formats."""
     pytest.importorskip("tf2onnx")
     return _train_and_export(data_root, "run", ["--epochs", "3", "--patience", "3"], [])
-
-
-@pytest.fixture(scope="module")
-def dense_run(data_root: Path) -> Path:
-    """The same with the dense head (no embedding output), one epoch, int8 only."""
-    return _train_and_export(data_root, "dense", ["--head", "dense", "--epochs", "1", "--patience", "1"],
-                             ["--formats", "int8"])
 
 
 @pytest.fixture()
@@ -218,15 +212,14 @@ def test_on_a_device_without_tensorflow_the_keras_rows_are_unavailable(run_dir, 
 
 
 @pytest.mark.slow
-def test_a_file_without_an_embedding_has_no_open_set_timing(dense_run, tmp_path):
-    from edge_runtime.spec import FeatureSpec
+def test_a_file_without_an_embedding_has_no_open_set_timing(demo, tmp_path):  # noqa: F811
+    """An older export (one output, no prototypes): the tests' tiny model, converted without export-tflite."""
+    from test_recognizer import SPEC
 
-    card = json.loads((dense_run / "model_card.json").read_text(encoding="utf-8"))
     features = tmp_path / "features.npy"
-    spec = FeatureSpec.from_dict(card["spec"])
-    np.save(features, np.zeros((2, spec.frames, spec.num_features), np.float32))
-    result = worker({"name": "int8", "kind": "classifier", "path": str(dense_run / "export" / "model_int8.tflite"),
-                     "threads": 1, "features": str(features), "spec": card["spec"], "calls": 3, "warmup": 1})
+    np.save(features, np.zeros((2, SPEC.frames, SPEC.num_features), np.float32))
+    result = worker({"name": "int8", "kind": "classifier", "path": str(demo.models["int8"]), "threads": 1,
+                     "features": str(features), "spec": SPEC.to_dict(), "calls": 3, "warmup": 1})
     assert result["status"] == "ok", result.get("error")
     assert result["timing"]["n"] == 3 and result["openset"] is None
 

@@ -99,8 +99,8 @@ def _check_arguments(args: argparse.Namespace) -> SegmentConfig:
 def open_store(clf: Classifier) -> tuple[PrototypeStore, Path]:
     """The model's enrolled words (an empty store when there is no file yet) and the file they are kept in."""
     if not clf.has_embedding:
-        raise ModelError(f"{clf.path.name}: this model has no embedding output, so it cannot learn words on the "
-                         "device (train it with sign-train --head cosine and export it again)")
+        raise ModelError(f"{clf.path.name}: this model has no embedding and class prototypes, so it cannot learn "
+                         "words on the device (export it again with this version's export-tflite)")
     path = default_path(clf.path)
     sha256, dim = sha256_file(clf.path), clf.openset.dim
     if path.is_file():

@@ -21,7 +21,7 @@ PROG = "sign-train"
 # host.losses' names and q, spelled out here so --help (and sign-accuracy's) needs no Keras; a test compares them.
 LOSS_CHOICES = ("crossentropy", "gce")
 GCE_Q_DEFAULT = 0.7
-HEAD_CHOICES = ("cosine", "dense")  # train.models.HEADS; the default is the first
+HEAD_CHOICES = ("dense", "cosine")  # train.models.HEADS
 DEFAULT_MARGIN = 0.2
 
 EPILOG = """\
@@ -78,11 +78,16 @@ def build_parser() -> Any:
                    help="crossentropy, or gce (generalized cross-entropy): bounded, so recordings whose label looks "
                         "wrong to the model weigh less (on the shared real sets it did not beat cross-entropy: "
                         "benchmarks/results/accuracy_gce.md; leaving out what sign-audit flags helped more)")
-    p.add_argument("--head", choices=HEAD_CHOICES, default="cosine",
-                   help="the last layers: cosine (default) ends in a unit-length embedding and a cosine softmax "
-                        "whose class weights are prototypes: the exported model rejects signs it does not know and "
-                        "learns new words on the device (sign-enroll); dense is the plain softmax of older runs")
+    p.add_argument("--head", choices=HEAD_CHOICES, default="dense",
+                   help="the last layers: dense (default), a softmax on the pooled features; cosine, a unit-length "
+                        "embedding and a cosine softmax (NormFace/CosFace; with --margin, --background). Either way "
+                        "the exported model carries an embedding, its words' mean embeddings and a threshold: it "
+                        "reports signs it does not know and learns new words on the device (sign-enroll). Measured "
+                        "on other people (benchmarks/results/openset_*.md), the cosine heads did not beat dense")
     p.add_argument("--embedding", type=int, default=64, help="the cosine head's embedding size")
+    p.add_argument("--background", type=float, default=None,
+                   help="the cosine head's virtual 'none of these' class at this cosine (e.g. 0.5): a sign must get "
+                        "nearer its word than that to be learnt")
     p.add_argument("--margin", type=float, default=None,
                    help="the cosine head's CosFace margin: a recording must be this much closer (in cosine) to its "
                         f"own word than to any other; 0 = plain cosine softmax (NormFace). Default {DEFAULT_MARGIN} "
@@ -185,7 +190,7 @@ def make_config(args: Any) -> Any:
                        strategy=args.strategy, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
                        exclude_signers=exclude_signers, export_check=args.export_check,
                        calibration=args.calibration, head=args.head, embedding=args.embedding,
-                       margin=_margin(args))
+                       margin=_margin(args), background=args.background)
 
 
 def _margin(args: Any) -> float:
