@@ -64,6 +64,8 @@ PI_ENROLL = sign-enroll --model $(PI_ENROLL_DIR)/model_int8.tflite
 pi-check: $(DEMO_RUN)/export/model_int8.tflite
 	$(PI_EMU)/setup.sh $(PI_ROOT)
 	$(PI_EMU)/install.sh $(PI_ROOT) "$(CURDIR)[edge]"
+	@# pip keeps an installed signedge of the same version: reinstall this checkout's code itself
+	PI_EMU_PIP_ARGS="--force-reinstall --no-deps" $(PI_EMU)/install.sh $(PI_ROOT) "$(CURDIR)"
 	@echo "== Pi 4 (cortex-a72): litert landmarks, int8 model, no tensorflow, no mediapipe"
 	PI_EMU_CPU=cortex-a72 $(PI_RUN) python3 -c "import edge_runtime.cli.recognize, edge_runtime.cli.enroll, sys; assert 'tensorflow' not in sys.modules and 'mediapipe' not in sys.modules; print('imports ok')"
 	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
