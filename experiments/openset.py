@@ -34,7 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -351,14 +351,18 @@ def _nearest(emb: np.ndarray, protos: np.ndarray) -> np.ndarray:
     return cosines(emb, protos).argmax(axis=1)
 
 
-def _enroll_scores(method: str, fmt: str, kind: str, emb: np.ndarray, trained_protos: np.ndarray, words: Loaded,
-                   test: Sequence[int], trials: Sequence[EnrollTrial], trained: Sequence[str],
-                   left_out: Sequence[str], shots: int) -> EnrollRow:
-    """Nearest prototype among trained + enrolled (what the device does) for each trial, pooled."""
-    pos = {i: k for k, i in enumerate(test)}
+def _pool_trials(words: Loaded, test: Sequence[int], trials: Sequence[EnrollTrial], trained: Sequence[str],
+                 left_out: Sequence[str], predict: Callable[[EnrollTrial, list[int]], tuple[np.ndarray, np.ndarray]]
+                 ) -> tuple[float, float, float, float, int]:
+    """Score every trial with a full set of donors, pooled: (enrolled accuracy, its mean per person, trained before,
+    trained after, trials used).
+
+    ``predict(trial, keep)`` gives, for the test rows at positions ``keep`` (the donors' rows left out), the class
+    index before and after enrollment, in the order trained signs then left-out signs.
+    """
     labels = [words.rows[i].label for i in test]
     signers = [words.rows[i].signer for i in test]
-    order = list(trained) + [w for w in left_out]
+    order = list(trained) + list(left_out)
     hits_e = hits_b = hits_a = n_e = n_t = 0
     by_person: dict[str, list[int]] = {}
     used = 0
@@ -366,13 +370,9 @@ def _enroll_scores(method: str, fmt: str, kind: str, emb: np.ndarray, trained_pr
         if len(trial.donors) < len(left_out):
             continue
         used += 1
-        enrolled = np.stack([unit(emb[[pos[i] for i in trial.donors[w][1][:shots]]].mean(axis=0))
-                             for w in left_out])
-        table = np.concatenate([trained_protos, enrolled])
         donors = {p for p, _ in trial.donors.values()}
         keep = [k for k in range(len(test)) if signers[k] not in donors]
-        after = _nearest(emb[keep], table)
-        before = _nearest(emb[keep], trained_protos)
+        before, after = predict(trial, keep)
         for j, k in enumerate(keep):
             truth = order.index(labels[k])
             if labels[k] in left_out:
@@ -384,8 +384,21 @@ def _enroll_scores(method: str, fmt: str, kind: str, emb: np.ndarray, trained_pr
                 hits_b += int(before[j] == truth)
                 hits_a += int(after[j] == truth)
     person_mean = float(np.mean([np.mean(v) for v in by_person.values()])) if by_person else float("nan")
-    return EnrollRow(method, fmt, kind, shots, hits_e / max(n_e, 1), person_mean, hits_b / max(n_t, 1),
-                     hits_a / max(n_t, 1), used)
+    return hits_e / max(n_e, 1), person_mean, hits_b / max(n_t, 1), hits_a / max(n_t, 1), used
+
+
+def _enroll_scores(method: str, fmt: str, kind: str, emb: np.ndarray, trained_protos: np.ndarray, words: Loaded,
+                   test: Sequence[int], trials: Sequence[EnrollTrial], trained: Sequence[str],
+                   left_out: Sequence[str], shots: int) -> EnrollRow:
+    """Nearest prototype among trained + enrolled (what the device does) for each trial, pooled."""
+    pos = {i: k for k, i in enumerate(test)}
+
+    def predict(trial: EnrollTrial, keep: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        enrolled = np.stack([unit(emb[[pos[i] for i in trial.donors[w][1][:shots]]].mean(axis=0))
+                             for w in left_out])
+        return _nearest(emb[keep], trained_protos), _nearest(emb[keep], np.concatenate([trained_protos, enrolled]))
+
+    return EnrollRow(method, fmt, kind, shots, *_pool_trials(words, test, trials, trained, left_out, predict))
 
 
 def _baseline(words: Loaded, train_rows: Sequence[int], test: Sequence[int], trials: Sequence[EnrollTrial],
@@ -398,37 +411,17 @@ def _baseline(words: Loaded, train_rows: Sequence[int], test: Sequence[int], tri
     ref_labels = np.array([list(trained).index(words.rows[i].label) for i in train_rows])
     X_test = unit((words.features(test).reshape(len(test), -1) - mean) / std)
     pos = {i: k for k, i in enumerate(test)}
-    labels = [words.rows[i].label for i in test]
-    signers = [words.rows[i].signer for i in test]
-    order = list(trained) + list(left_out)
     trained_nn = ref_labels[(X_test @ ref.T).argmax(axis=1)]
-    hits_e = hits_b = hits_a = n_e = n_t = 0
-    by_person: dict[str, list[int]] = {}
-    used = 0
-    for trial in trials:
-        if len(trial.donors) < len(left_out):
-            continue
-        used += 1
+    shot_labels = np.array([len(trained) + k for k in range(len(left_out)) for _ in range(shots)])
+    ref_all = np.concatenate([ref_labels, shot_labels])
+
+    def predict(trial: EnrollTrial, keep: list[int]) -> tuple[np.ndarray, np.ndarray]:
         shot_rows = [pos[i] for w in left_out for i in trial.donors[w][1][:shots]]
-        shot_labels = np.array([len(trained) + left_out.index(w) for w in left_out for _ in range(shots)])
         refs = np.concatenate([ref, X_test[shot_rows]])
-        ref_all = np.concatenate([ref_labels, shot_labels])
-        donors = {p for p, _ in trial.donors.values()}
-        keep = [k for k in range(len(test)) if signers[k] not in donors]
-        after = ref_all[(X_test[keep] @ refs.T).argmax(axis=1)]
-        for j, k in enumerate(keep):
-            truth = order.index(labels[k])
-            if labels[k] in left_out:
-                n_e += 1
-                hits_e += int(after[j] == truth)
-                by_person.setdefault(signers[k], []).append(int(after[j] == truth))
-            else:
-                n_t += 1
-                hits_b += int(trained_nn[k] == truth)
-                hits_a += int(after[j] == truth)
-    person_mean = float(np.mean([np.mean(v) for v in by_person.values()])) if by_person else float("nan")
-    return EnrollRow("raw-features-1nn", "baseline", "training recordings", shots, hits_e / max(n_e, 1), person_mean,
-                     hits_b / max(n_t, 1), hits_a / max(n_t, 1), used)
+        return trained_nn[keep], ref_all[(X_test[keep] @ refs.T).argmax(axis=1)]
+
+    return EnrollRow("raw-features-1nn", "baseline", "training recordings", shots,
+                     *_pool_trials(words, test, trials, trained, left_out, predict))
 
 
 @dataclass

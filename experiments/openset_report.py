@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.files import atomic_path, write_json, write_text
+from train.audit.tables import md_table
 
 
 def _pct(value: Any) -> str:
@@ -36,26 +37,24 @@ def _rejection_md(part: dict[str, Any]) -> list[str]:
         "At the validation threshold (what the device stores): the share of test known signs accepted and of "
         "unknown ones falsely accepted.",
         "",
-        "| method | score | format | AUROC | vs signs | vs rest | FAR@95 | val. threshold | known accepted | "
-        "unknown accepted | known accuracy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in part["rows"]:
-        lines.append(f"| {r['method']} | {r['score']} | {r['format']} | {_num(r['auroc'])} | {_num(r['auroc_signs'])} "
-                     f"| {_num(r['auroc_rest'])} | {_pct(r['far95'])} | {_num(r['threshold'])} | "
-                     f"{_pct(r['val_threshold_accept'])} | {_pct(r['val_threshold_far'])} | "
-                     f"{_pct(r['known_accuracy'])} |")
+    lines += md_table(["method", "score", "format", "AUROC", "vs signs", "vs rest", "FAR@95", "val. threshold",
+                       "known accepted", "unknown accepted", "known accuracy"],
+                      [[r["method"], r["score"], r["format"], _num(r["auroc"]), _num(r["auroc_signs"]),
+                        _num(r["auroc_rest"]), _pct(r["far95"]), _num(r["threshold"]),
+                        _pct(r["val_threshold_accept"]), _pct(r["val_threshold_far"]), _pct(r["known_accuracy"])]
+                       for r in part["rows"]])
     if part.get("signs"):
-        lines += ["", "Per sign, the device's own score of each method (int8 file) at the validation threshold:", "",
-                  "| method | score | sign | known | recordings | accepted |", "|---|---|---|---|---|---|"]
-        lines += [f"| {s['method']} | {s['score']} | {s['sign']} | {'yes' if s['known'] else 'no'} | {s['n']} | "
-                  f"{_pct(s['accepted'])} |" for s in part["signs"]]
+        lines += ["", "Per sign, the device's own score of each method (int8 file) at the validation threshold:", ""]
+        lines += md_table(["method", "score", "sign", "known", "recordings", "accepted"],
+                          [[s["method"], s["score"], s["sign"], "yes" if s["known"] else "no", s["n"],
+                            _pct(s["accepted"])] for s in part["signs"]])
     if part.get("people"):
-        lines += ["", "Per test person, the same:", "",
-                  "| method | person | known | accepted | other signs | accepted | rest | accepted |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {p['method']} | {p['person']} | {p['known_n']} | {_pct(p['known_accepted'])} | {p['signs_n']} | "
-                  f"{_pct(p['signs_accepted'])} | {p['rest_n']} | {_pct(p['rest_accepted'])} |" for p in part["people"]]
+        lines += ["", "Per test person, the same:", ""]
+        lines += md_table(["method", "person", "known", "accepted", "other signs", "accepted", "rest", "accepted"],
+                          [[p["method"], p["person"], p["known_n"], _pct(p["known_accepted"]), p["signs_n"],
+                            _pct(p["signs_accepted"]), p["rest_n"], _pct(p["rest_accepted"])]
+                           for p in part["people"]])
     return lines
 
 
@@ -74,20 +73,16 @@ def _enrollment_md(part: dict[str, Any]) -> list[str]:
         "prototype (trained + enrolled). Baseline: 1-nearest-neighbour on the standardised raw feature vectors, the "
         "training recordings and the same shots as references.",
         "",
-        "| method | format | trained prototypes | shots | enrolled signs (pooled) | enrolled, mean per person | "
-        "trained before | trained after | change |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in part["rows"]:
-        change = 100 * (r["trained_after"] - r["trained_before"])
-        lines.append(f"| {r['method']} | {r['format']} | {r['prototypes']} | {r['shots']} | "
-                     f"{_pct(r['enrolled_accuracy'])} | "
-                     f"{_pct(r['enrolled_person_mean'])} | {_pct(r['trained_before'])} | {_pct(r['trained_after'])} | "
-                     f"{change:+.1f} pts |")
+    lines += md_table(["method", "format", "trained prototypes", "shots", "enrolled signs (pooled)",
+                       "enrolled, mean per person", "trained before", "trained after", "change"],
+                      [[r["method"], r["format"], r["prototypes"], r["shots"], _pct(r["enrolled_accuracy"]),
+                        _pct(r["enrolled_person_mean"]), _pct(r["trained_before"]), _pct(r["trained_after"]),
+                        f"{100 * (r['trained_after'] - r['trained_before']):+.1f} pts"] for r in part["rows"]])
     if part.get("rejection_before"):
-        lines += ["", "Before enrollment, the left-out signs as unknowns (test people, Keras, prototype cosine):", "",
-                  "| method | AUROC | FAR@95 |", "|---|---|---|"]
-        lines += [f"| {r['method']} | {_num(r['auroc'])} | {_pct(r['far95'])} |" for r in part["rejection_before"]]
+        lines += ["", "Before enrollment, the left-out signs as unknowns (test people, Keras, prototype cosine):", ""]
+        lines += md_table(["method", "AUROC", "FAR@95"],
+                          [[r["method"], _num(r["auroc"]), _pct(r["far95"])] for r in part["rejection_before"]])
     return lines
 
 
@@ -95,19 +90,18 @@ def _ksl_md(part: dict[str, Any]) -> list[str]:
     lines = ["## KSL (7 native signers): 6 words trained, 2 left out, leave one signer out", "",
              f"Model `{part['model']}`, spec `{part['spec']}` T={part['frames']}. Left out: "
              f"{', '.join(part['left_out'])}. Each fold tests one signer; the next signer enrolls the two words and "
-             "is not scored; the one after is the validation signer; the other four train. Keras figures.", "",
-             "| method | score | AUROC, mean of folds | worst fold | FAR@95, mean |", "|---|---|---|---|---|"]
+             "is not scored; the one after is the validation signer; the other four train. Keras figures.", ""]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in part["rejection"]:
         groups.setdefault((r["method"], r["score"]), []).append(r)
-    for (method, score), rows in groups.items():
-        values = [r["auroc"] for r in rows]
-        lines.append(f"| {method} | {score} | {_num(sum(values) / len(values))} | {_num(min(values))} | "
-                     f"{_pct(sum(r['far95'] for r in rows) / len(rows))} |")
-    lines += ["", "| method | trained prototypes | shots | enrolled words | trained before | trained after |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['method']} | {r['prototypes']} | {r['shots']} | {_pct(r['enrolled_accuracy'])} | "
-              f"{_pct(r['trained_before'])} | {_pct(r['trained_after'])} |" for r in part["enrollment"]]
+    lines += md_table(["method", "score", "AUROC, mean of folds", "worst fold", "FAR@95, mean"],
+                      [[method, score, _num(sum(r["auroc"] for r in rows) / len(rows)),
+                        _num(min(r["auroc"] for r in rows)), _pct(sum(r["far95"] for r in rows) / len(rows))]
+                       for (method, score), rows in groups.items()])
+    lines += [""] + md_table(["method", "trained prototypes", "shots", "enrolled words", "trained before",
+                              "trained after"],
+                             [[r["method"], r["prototypes"], r["shots"], _pct(r["enrolled_accuracy"]),
+                               _pct(r["trained_before"]), _pct(r["trained_after"])] for r in part["enrollment"]])
     return lines
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from edge_runtime.errors import SignedgeError
 from edge_runtime.model_file import ModelRunner, TensorInfo, open_model
+from edge_runtime.openset import unit
 from export.formats import Format
 from export.ops import forbidden_ops, op_counts
 
@@ -94,9 +95,7 @@ def _embedding_check(row: Verification, emb: np.ndarray | None, reference: np.nd
         row.problems.append(f"embedding output {None if emb is None else list(emb.shape[1:])} differs from the "
                             f"Keras model's {None if reference is None else list(reference.shape[1:])}")
         return
-    a = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    b = reference / np.maximum(np.linalg.norm(reference, axis=1, keepdims=True), 1e-12)
-    cos = (a * b).sum(axis=1)
+    cos = (unit(emb) * unit(reference)).sum(axis=1)
     row.embedding_cosine, row.embedding_cosine_min = float(cos.mean()), float(cos.min())
     if row.embedding_cosine < EMBEDDING_MIN_COSINE:
         row.problems.append(f"embedding cosine to Keras {row.embedding_cosine:.4f} < {EMBEDDING_MIN_COSINE}")

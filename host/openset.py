@@ -18,7 +18,7 @@ import numpy as np
 from edge_runtime.errors import ModelError
 from edge_runtime.model_file import EMBEDDING as EMBEDDING_LAYER
 from edge_runtime.model_file import PROBABILITIES as HEAD_LAYER
-from edge_runtime.openset import OpenSet, cosines
+from edge_runtime.openset import OpenSet, cosines, unit
 from host.openset_metrics import threshold_at_acceptance
 
 ACCEPT = 0.95  # share of validation recordings of known signs the default threshold accepts
@@ -58,7 +58,7 @@ def outputs(model: Any, X: np.ndarray, batch_size: int = 256) -> tuple[np.ndarra
     both = keras.Model(model.inputs[0], [model.outputs[0], tap])
     probs, feats = both.predict(np.asarray(X, np.float32), batch_size=batch_size, verbose=0)
     feats = np.asarray(feats, np.float32)
-    emb = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    emb = unit(feats)
     if cosine:
         protos, scale = head_prototypes(model)
         logits = scale * emb @ protos.T

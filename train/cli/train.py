@@ -155,8 +155,10 @@ def make_config(args: Any) -> Any:
         if sizes:
             raise ModelError("--size cannot be combined with --init-from (the run's sizes are used)")
         model, sizes = name, init_card.model_sizes
-        head = (init_card.head or {"kind": "dense"})
-        args.head, args.embedding = str(head.get("kind", "dense")), int(head.get("embedding", args.embedding))
+        from train.models import Head
+
+        head = Head.from_dict(init_card.head)  # the architecture's last layers, as the run built them
+        args.head, args.embedding, args.background = head.kind, head.embedding, head.background
     if args.no_augment:
         augment = NO_AUGMENT
     else:
