@@ -1,0 +1,36 @@
+"""Which numeric precision a hand bundle's two models run at, and where each precision's bundle lives.
+
+``sign-models`` writes the float bundle (``hand_landmarker.task``: float16
+weights, float32 compute) and, on request, two derived ones next to it:
+
+- ``f16``: the same weights, marked for float16 *compute*
+  (``reduced_precision_support = fp16accfp16``); XNNPACK then computes in
+  float16 on CPUs with ARMv8.2 FP16 arithmetic (Raspberry Pi 5) and in float32
+  elsewhere (Pi 4, x86);
+- ``int8``: both models quantized to int8 (weights and activations),
+  calibrated on real frames, with float32 inputs and outputs.
+
+A derived bundle is named after its source: ``hand_landmarker_int8.task``,
+``hand_landmarker_lite_f16.task``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PRECISIONS = ("f32", "f16", "int8")
+DEFAULT_PRECISION = "f32"
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    return precision
+
+
+def bundle_path(float_bundle: str | Path, precision: str) -> Path:
+    """The bundle of ``precision`` derived from ``float_bundle`` (the float bundle itself for ``f32``)."""
+    path = Path(float_bundle)
+    if check_precision(precision) == "f32":
+        return path
+    return path.with_name(f"{path.stem}_{precision}{path.suffix}")
