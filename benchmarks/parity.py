@@ -1,5 +1,11 @@
 """sign-parity: does the LiteRT hand pipeline find MediaPipe's hands, and how much faster is it?
 
+With ``--precision f16|int8`` the candidate is the LiteRT pipeline on that
+derived bundle and the reference the same pipeline on the float bundle, under
+stricter gates (:data:`PRECISION_TARGETS`), on the videos the bundle was not
+calibrated on; with ``--model`` the sign classifier's decisions on those
+videos must also be unchanged.
+
 The device runs ``edge_runtime.landmarks.litert.LiteRTHands`` because
 mediapipe does not run on a Raspberry Pi 4; datasets are often extracted on a
 host with the mediapipe backend. Both must give the same landmarks, or a model
@@ -41,6 +47,7 @@ from edge_runtime.capture import VideoFileSource
 from edge_runtime.errors import SignedgeError
 from edge_runtime.hands import NUM_HANDS
 from edge_runtime.landmarks import HandFrame
+from edge_runtime.landmarks.precision import PRECISIONS, bundle_path
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,15 @@ TARGETS = {
     "median_pct": ("<=", 1.0, "median landmark distance, % of width"),
     "p95_pct": ("<=", 3.0, "95th-percentile landmark distance, % of width"),
     "handedness_agreement": (">=", 0.98, "handedness agreement"),
+}
+
+# A derived (f16 / int8) bundle against the float one: it must keep the landmarks, not just resemble them.
+PRECISION_TARGETS = {
+    "found_agreement": (">=", 0.99, "agreement on '>= 1 hand found'"),
+    "median_pct": ("<=", 0.3, "median landmark distance, % of width"),
+    "p95_pct": ("<=", 1.5, "95th-percentile landmark distance, % of width"),
+    "handedness_agreement": (">=", 0.98, "handedness agreement"),
+    "decisions_agreement": (">=", 1.0, "videos whose sign decisions are unchanged"),
 }
 
 
@@ -75,6 +91,13 @@ class ParityConfig:
     out: Path | None = None
     check: bool = False
     progress: bool = True
+    precision: str | None = None  # None: litert vs mediapipe; f16/int8: that bundle vs the float one (litert)
+    model: Path | None = None  # exported classifier whose decisions must not change (with precision)
+    left_out: list[str] = field(default_factory=list)  # calibration videos not compared (names)
+
+    @property
+    def candidate_model(self) -> Path:
+        return bundle_path(self.hand_model, self.precision) if self.precision else self.hand_model
 
 
 @dataclass
@@ -82,20 +105,23 @@ class Tally:
     """Running counts of one video (or of all of them)."""
 
     frames: int = 0
-    litert_found: int = 0
-    mediapipe_found: int = 0
+    candidate_found: int = 0
+    reference_found: int = 0
     found_agree: int = 0
     same_slot_hands: int = 0
     matched_hands: int = 0
     handedness_agree: int = 0
     distances: list[np.ndarray] = field(default_factory=list)
-    litert_ms: list[float] = field(default_factory=list)
-    mediapipe_ms: list[float] = field(default_factory=list)
+    candidate_ms: list[float] = field(default_factory=list)
+    reference_ms: list[float] = field(default_factory=list)
+    decisions: tuple[list[tuple[str, bool]], list[tuple[str, bool]]] | None = None  # per video (with --model)
+    videos_same_decisions: int = 0
+    videos_decided: int = 0
 
     def add(self, lit: HandFrame, ref: HandFrame, aspect: float, lit_ms: float, ref_ms: float) -> None:
         self.frames += 1
-        self.litert_found += lit.num_hands > 0
-        self.mediapipe_found += ref.num_hands > 0
+        self.candidate_found += lit.num_hands > 0
+        self.reference_found += ref.num_hands > 0
         self.found_agree += (lit.num_hands > 0) == (ref.num_hands > 0)
         for slot in range(NUM_HANDS):
             if lit.present[slot] and ref.present[slot]:
@@ -104,26 +130,29 @@ class Tally:
         for lit_slot, ref_slot in match_hands(lit, ref, aspect):
             self.matched_hands += 1
             self.handedness_agree += lit_slot == ref_slot
-        self.litert_ms.append(lit_ms)
-        self.mediapipe_ms.append(ref_ms)
+        self.candidate_ms.append(lit_ms)
+        self.reference_ms.append(ref_ms)
 
     def merge(self, other: "Tally") -> None:
-        for name in ("frames", "litert_found", "mediapipe_found", "found_agree", "same_slot_hands",
+        for name in ("frames", "candidate_found", "reference_found", "found_agree", "same_slot_hands",
                      "matched_hands", "handedness_agree"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.distances += other.distances
-        self.litert_ms += other.litert_ms
-        self.mediapipe_ms += other.mediapipe_ms
+        self.candidate_ms += other.candidate_ms
+        self.reference_ms += other.reference_ms
+        if other.decisions is not None:
+            self.videos_decided += 1
+            self.videos_same_decisions += other.decisions[0] == other.decisions[1]
 
     def summary(self, name: str) -> dict[str, Any]:
         dist = np.concatenate(self.distances) if self.distances else np.zeros(0)
-        lit_ms = float(np.mean(self.litert_ms)) if self.litert_ms else float("nan")
-        ref_ms = float(np.mean(self.mediapipe_ms)) if self.mediapipe_ms else float("nan")
+        lit_ms = float(np.mean(self.candidate_ms)) if self.candidate_ms else float("nan")
+        ref_ms = float(np.mean(self.reference_ms)) if self.reference_ms else float("nan")
         return {
             "video": name,
             "frames": self.frames,
-            "litert_frames_with_hand": self.litert_found,
-            "mediapipe_frames_with_hand": self.mediapipe_found,
+            "candidate_frames_with_hand": self.candidate_found,
+            "reference_frames_with_hand": self.reference_found,
             "found_agreement": self.found_agree / self.frames if self.frames else float("nan"),
             "same_slot_hands": self.same_slot_hands,
             "median_pct": float(np.median(dist)) if dist.size else float("nan"),
@@ -131,10 +160,21 @@ class Tally:
             "matched_hands": self.matched_hands,
             "handedness_agreement": (self.handedness_agree / self.matched_hands if self.matched_hands
                                      else float("nan")),
-            "litert_ms": lit_ms,
-            "mediapipe_ms": ref_ms,
+            "candidate_ms": lit_ms,
+            "reference_ms": ref_ms,
             "speedup": ref_ms / lit_ms if lit_ms > 0 else float("nan"),
+            **self._decision_fields(),
         }
+
+    def _decision_fields(self) -> dict[str, Any]:
+        if self.decisions is not None:  # one video
+            same = self.decisions[0] == self.decisions[1]
+            return {"decisions_agreement": float(same), "candidate_decisions": self.decisions[0],
+                    "reference_decisions": self.decisions[1]}
+        if self.videos_decided:
+            return {"decisions_agreement": self.videos_same_decisions / self.videos_decided,
+                    "videos_same_decisions": self.videos_same_decisions, "videos_decided": self.videos_decided}
+        return {}
 
 
 def landmark_distance_pct(a: np.ndarray, b: np.ndarray, aspect: float) -> np.ndarray:
@@ -181,13 +221,33 @@ def _timed(backend: Any, frame: np.ndarray, ts: int) -> tuple[HandFrame, float]:
     return result, (time.perf_counter() - start) * 1000.0
 
 
+class _Replay:
+    """HandFrames of one video with the source's aspect: what a Recognizer needs without a backend."""
+
+    def __init__(self, frames: list[tuple[float, HandFrame]], aspect: float) -> None:
+        self.frames, self.aspect = frames, aspect
+
+    def __iter__(self) -> Any:
+        return iter(self.frames)
+
+
+def decisions(frames: list[tuple[float, HandFrame]], aspect: float, model: Path) -> list[tuple[str, bool]]:
+    """(label, known) of every sign the classifier reports on these hands, as sign-recognize would."""
+    from edge_runtime.classifier import load_classifier
+    from edge_runtime.recognizer import Recognizer
+
+    return [(e.label, e.known) for e in Recognizer(_Replay(frames, aspect), None, load_classifier(model))]
+
+
 def compare_video(video: Path, config: ParityConfig) -> Tally:
-    """Both backends, fresh (tracking from the first frame), over one video."""
+    """Candidate and reference backends, fresh (tracking from the first frame), over one video."""
     tally = Tally()
+    streams: tuple[list[tuple[float, HandFrame]], list[tuple[float, HandFrame]]] = ([], [])
     with VideoFileSource(video, max_width=config.max_width) as source:
         aspect = source.aspect
-        lit = _open_litert(config.hand_model, config.threads[0])
-        ref = _open_mediapipe(config.hand_model)
+        lit = _open_litert(config.candidate_model, config.threads[0])
+        ref = (_open_litert(config.hand_model, config.threads[0]) if config.precision
+               else _open_mediapipe(config.hand_model))
         try:
             for i, (t, frame) in enumerate(tqdm(source, desc=video.stem, unit="frame", leave=False,
                                                 total=source.frame_count,
@@ -198,18 +258,26 @@ def compare_video(video: Path, config: ParityConfig) -> Tally:
                 lit_frame, lit_ms = _timed(lit, frame, ts)
                 ref_frame, ref_ms = _timed(ref, frame, ts)
                 tally.add(lit_frame, ref_frame, aspect, lit_ms, ref_ms)
+                if config.model is not None:
+                    streams[0].append((t, lit_frame))
+                    streams[1].append((t, ref_frame))
         finally:
             lit.close()
             ref.close()
     if tally.frames == 0:
         raise SignedgeError(f"{video}: no frames could be read")
+    if config.model is not None:
+        tally.decisions = (decisions(streams[0], aspect, config.model), decisions(streams[1], aspect, config.model))
     return tally
 
 
-def target_results(total: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def target_results(total: dict[str, Any], targets: dict[str, tuple[str, float, str]] = TARGETS
+                   ) -> dict[str, dict[str, Any]]:
     """Each target with the measured value and whether it passes (NaN, i.e. nothing to measure, fails)."""
     results = {}
-    for name, (op, limit, what) in TARGETS.items():
+    for name, (op, limit, what) in targets.items():
+        if name not in total:  # e.g. decisions without --model: not measured, not claimed
+            continue
         value = total[name]
         ok = bool(value >= limit) if op == ">=" else bool(value <= limit)
         shown = f"{100 * limit:g}%" if name.endswith("agreement") else f"{limit:g}"
@@ -225,13 +293,18 @@ def num(v: float, fmt: str = ".2f") -> str:
     return "n/a" if math.isnan(v) else format(v, fmt)
 
 
-def format_parity(rows: list[dict[str, Any]]) -> str:
-    head = ["video", "frames", "litert>=1", "mp>=1", "found agree", "slot pairs", "median %w", "p95 %w",
-            "handed agree", "litert ms", "mp ms", "speedup"]
-    body = [[r["video"], str(r["frames"]), str(r["litert_frames_with_hand"]), str(r["mediapipe_frames_with_hand"]),
+def format_parity(rows: list[dict[str, Any]], names: tuple[str, str] = ("litert", "mp")) -> str:
+    """The per-video table; ``names`` are the candidate's and the reference's short names."""
+    cand, ref = names
+    decided = any("decisions_agreement" in r for r in rows)
+    head = ["video", "frames", f"{cand}>=1", f"{ref}>=1", "found agree", "slot pairs", "median %w", "p95 %w",
+            "handed agree", f"{cand} ms", f"{ref} ms", "speedup"] + (["same signs"] if decided else [])
+    body = [[r["video"], str(r["frames"]), str(r["candidate_frames_with_hand"]), str(r["reference_frames_with_hand"]),
              pct(r["found_agreement"]), str(r["same_slot_hands"]), num(r["median_pct"], ".3f"),
-             num(r["p95_pct"], ".3f"), pct(r["handedness_agreement"]), num(r["litert_ms"], ".1f"),
-             num(r["mediapipe_ms"], ".1f"), num(r["speedup"], ".2f") + "x"] for r in rows]
+             num(r["p95_pct"], ".3f"), pct(r["handedness_agreement"]), num(r["candidate_ms"], ".1f"),
+             num(r["reference_ms"], ".1f"), num(r["speedup"], ".2f") + "x"]
+            + ([pct(r["decisions_agreement"]) if "decisions_agreement" in r else "n/a"] if decided else [])
+            for r in rows]
     return _table(head, body)
 
 
@@ -260,7 +333,8 @@ def run_parity(config: ParityConfig) -> dict[str, Any]:
         rows.append(tally.summary(video.name))
         total.merge(tally)
     summary = total.summary("TOTAL")
-    return {"videos": rows, "total": summary, "targets": target_results(summary)}
+    targets = target_results(summary, PRECISION_TARGETS if config.precision else TARGETS)
+    return {"videos": rows, "total": summary, "targets": targets, "left_out": config.left_out}
 
 
 def run_speed(config: ParityConfig) -> dict[str, Any]:
@@ -287,7 +361,7 @@ def run_speed(config: ParityConfig) -> dict[str, Any]:
                     except SignedgeError as err:  # mediapipe refuses the lite bundle: measured, not assumed
                         skipped.append({"backend": "mediapipe", "model": "lite", "threads": "default",
                                         "error": str(err).replace(f"{config.lite_model}: ", "")})
-                models = [("full", config.hand_model)] + ([("lite", config.lite_model)] if config.lite_model else [])
+                models = speed_models(config)
                 for (label, model), threads in itertools.product(models, config.threads):
                     backends.append(({"backend": "litert", "model": label, "threads": str(threads)},
                                      _open_litert(model, threads)))
@@ -312,6 +386,18 @@ def run_speed(config: ParityConfig) -> dict[str, Any]:
             for info in skipped:
                 rows.append({"video": video.name, "size": size, **info})
     return {"speed": rows}
+
+
+def speed_models(config: ParityConfig) -> list[tuple[str, Path]]:
+    """Every litert bundle --speed times: full and lite, each at every precision whose bundle exists."""
+    floats = [("full", config.hand_model)] + ([("lite", config.lite_model)] if config.lite_model else [])
+    models = []
+    for label, path in floats:
+        for precision in PRECISIONS:
+            derived = bundle_path(path, precision)
+            if derived.is_file():
+                models.append((label if precision == "f32" else f"{label} {precision}", derived))
+    return models
 
 
 def format_speed(rows: list[dict[str, Any]]) -> str:

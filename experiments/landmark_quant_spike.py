@@ -63,6 +63,7 @@ from benchmarks.parity import Tally
 from edge_runtime.landmarks.anchors import AnchorOptions, ssd_anchors
 from edge_runtime.landmarks.litert import PALM_INPUT, LiteRTHands
 from edge_runtime.landmarks.palm import decode_palms, weighted_nms
+from edge_runtime.landmarks.quantize import unfold_fp16  # noqa: F401  (the library's, used by the spike)
 from edge_runtime.landmarks.roi import crop_matrix, letterbox_rect
 from edge_runtime.landmarks.task_file import DETECTOR, LANDMARKER
 
@@ -261,62 +262,6 @@ def ort_int8(onnx_path: Path, out: Path, calib: list[np.ndarray]) -> None:
 
 
 # -- route B: ai-edge-quantizer on the float .tflite ----------------------------------------------------
-
-
-def unfold_fp16(content: bytes) -> bytes:
-    """The same graph with its float16 constants as float32 (no DEQUANTIZE ops) and a ``serving_default`` signature.
-
-    MediaPipe ships the weights as float16 constants each followed by a
-    DEQUANTIZE op; ai-edge-quantizer wants float32 constant weights and a
-    signature. Unused tensors are dropped and indices renumbered.
-    """
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils as fu
-
-    model = fu.convert_bytearray_to_object(bytearray(content))
-    sg = model.subgraphs[0]
-    deq = {i for i, oc in enumerate(model.operatorCodes)
-           if max(oc.builtinCode, oc.deprecatedBuiltinCode) == schema.BuiltinOperator.DEQUANTIZE}
-    ops = []
-    for op in sg.operators:
-        src = sg.tensors[op.inputs[0]]
-        data = model.buffers[src.buffer].data if op.opcodeIndex in deq else None
-        if data is not None and len(data) and src.type == schema.TensorType.FLOAT16:
-            weights = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.float16).astype(np.float32)
-            buf = schema.BufferT()
-            buf.data = np.frombuffer(weights.tobytes(), np.uint8)
-            model.buffers.append(buf)
-            sg.tensors[op.outputs[0]].buffer = len(model.buffers) - 1
-            continue
-        ops.append(op)
-    sg.operators = ops
-    used = sorted({t for op in ops for t in list(op.inputs) + list(op.outputs) if t >= 0}
-                  | set(sg.inputs) | set(sg.outputs))
-    remap = {old: new for new, old in enumerate(used)}
-    sg.tensors = [sg.tensors[t] for t in used]
-    for op in ops:
-        op.inputs = [remap[t] if t >= 0 else t for t in op.inputs]
-        op.outputs = [remap[t] for t in op.outputs]
-    sg.inputs = [remap[t] for t in sg.inputs]
-    sg.outputs = [remap[t] for t in sg.outputs]
-    live = {t.buffer for t in sg.tensors}
-    for i, buf in enumerate(model.buffers):  # orphaned float16 buffers: emptied (indices stay valid)
-        if i and i not in live:
-            buf.data = None
-
-    def tmap(index: int) -> Any:
-        m = schema.TensorMapT()
-        m.name = sg.tensors[index].name.decode() if isinstance(sg.tensors[index].name, bytes) else sg.tensors[index].name
-        m.tensorIndex = index
-        return m
-
-    sig = schema.SignatureDefT()
-    sig.signatureKey = "serving_default"
-    sig.subgraphIndex = 0
-    sig.inputs = [tmap(t) for t in sg.inputs]
-    sig.outputs = [tmap(t) for t in sg.outputs]
-    model.signatureDefs = [sig]
-    return bytes(fu.convert_object_to_bytearray(model))
 
 
 def aeq_int8(float32_tflite: bytes, calib: list[np.ndarray], input_name: str) -> bytes:

@@ -41,7 +41,7 @@ def test_tally_counts_agreement_distances_and_swapped_handedness():
     tally.add(_frame(left=right, right=left), _frame(left=left, right=right), 16 / 9, 5.0, 10.0)  # slots swapped
     row = tally.summary("clip")
     assert row["frames"] == 3
-    assert (row["litert_frames_with_hand"], row["mediapipe_frames_with_hand"]) == (2, 3)
+    assert (row["candidate_frames_with_hand"], row["reference_frames_with_hand"]) == (2, 3)
     assert row["found_agreement"] == pytest.approx(2 / 3)
     assert row["same_slot_hands"] == 4
     assert row["matched_hands"] == 4 and row["handedness_agreement"] == pytest.approx(0.5)
@@ -97,7 +97,7 @@ def test_compares_both_backends_on_a_real_video(video, hand_task, tmp_path, caps
     report = json.loads(out.read_text())
     row = report["videos"][0]
     assert row["frames"] == 24
-    assert row["litert_frames_with_hand"] >= 10 and row["mediapipe_frames_with_hand"] >= 10
+    assert row["candidate_frames_with_hand"] >= 10 and row["reference_frames_with_hand"] >= 10
     assert report["total"]["median_pct"] < 1.0
     assert set(report["targets"]) == {"found_agreement", "median_pct", "p95_pct", "handedness_agreement"}
     assert report["environment"]["tflite_runtime"]

@@ -21,7 +21,7 @@ import numpy as np
 from edge_runtime.classifier import Classifier, load_classifier
 from edge_runtime.cli import inputs
 from edge_runtime.cli.common import parser, print_table, run, setup_logging
-from edge_runtime.cli.models import NO_DEFAULT, default_hand_model
+from edge_runtime.cli.models import NO_DEFAULT
 from edge_runtime.enrollment import WHOLE_RECORDING, Example, SourceExamples, distinctness, embed
 from edge_runtime.errors import ModelError, SignedgeError, SourceError
 from edge_runtime.files import sha256_file
@@ -206,8 +206,7 @@ def enroll(clf: Classifier, store: PrototypeStore, path: Path, args: argparse.Na
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.hand_model is None:
-        args.hand_model = default_hand_model()  # where sign-models puts it, if it did
+    inputs.resolve_hand_model(args)  # --hand-model, or where sign-models put it; at --landmark-precision
     config = _check_arguments(args)
     clf = load_classifier(args.model, threads=args.threads, enrolled=False)
     check_pipeline(clf)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edge_runtime.classifier import Classifier
+from edge_runtime.cli.models import default_hand_model
 from edge_runtime.errors import ModelError
 from edge_runtime.landmarks import BACKENDS, LandmarkBackend, open_backend
+from edge_runtime.landmarks.precision import add_precision_argument, precision_bundle
 from edge_runtime.segment import SegmentConfig
 from edge_runtime.sources import Source, open_source
 
@@ -29,6 +31,7 @@ def add_landmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hand-model", type=Path, default=None,
                    help="hand landmarker .task bundle for camera and video (default: the one sign-models installed in "
                         "~/.cache/signedge, if any)")
+    add_precision_argument(p)
     p.add_argument("--threads", type=int, default=None, help="threads for the classifier and landmark interpreters (unset: the runtime's choice)")
     p.add_argument("--max-width", type=int, default=640, help="downscale wider frames to this width (0: never)")
 
@@ -47,6 +50,14 @@ def add_segment_arguments(p: argparse.ArgumentParser) -> None:
 def segment_config_from_args(args: argparse.Namespace) -> SegmentConfig:
     return SegmentConfig(end_gap_s=args.end_gap, rest_s=args.rest, still_radius=args.still_radius,
                          min_length_s=args.min_length, max_length_s=args.max_length)
+
+
+def resolve_hand_model(args: argparse.Namespace) -> None:
+    """--hand-model, else the bundle sign-models installed (if any), then the --landmark-precision bundle of it."""
+    if args.hand_model is None:
+        args.hand_model = default_hand_model()
+    if args.hand_model is not None:
+        args.hand_model = precision_bundle(args.hand_model, args.landmark_precision, args.landmarks)
 
 
 def landmark_arguments_problem(args: argparse.Namespace) -> str | None:

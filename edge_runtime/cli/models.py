@@ -13,6 +13,15 @@ ways to get one, in order of preference:
 3. ``--url`` with ``--sha256``: download a bundle, e.g. Google's own float16
    ``hand_landmarker.task``, refusing it unless its hash is the one you gave.
 
+``--precision f16|int8`` then derives a float16-compute or an int8 bundle from
+the float one (see :mod:`edge_runtime.landmarks.quantize`), written next to it
+as ``hand_landmarker_int8.task`` with a ``.json`` record of what it was made
+from: the source bundle's sha256, the quantizer and recipe, the calibration
+videos (name and sha256) and each model's sha256. ``sign-recognize
+--landmark-precision`` and ``sign-extract --landmark-precision`` pick it up;
+``sign-parity --precision`` checks it against the float bundle on videos not
+used for calibration.
+
 The default destination is :func:`default_model_path` (``~/.cache/signedge/
 hand_landmarker.task``, or ``hand_landmarker_lite.task``); ``sign-extract``,
 ``sign-record`` and ``sign-recognize`` look there when ``--hand-model`` is not
@@ -22,25 +31,25 @@ given.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from edge_runtime.cli.common import parser, run, setup_logging
 from edge_runtime.errors import ModelError, SignedgeError
 from edge_runtime.files import atomic_path, sha256_file
-from edge_runtime.landmarks.task_file import DETECTOR, LANDMARKER, read_task
+from edge_runtime.landmarks.calibration import calibration_videos
+from edge_runtime.landmarks.precision import DEFAULT_PRECISION, PRECISIONS, bundle_path
+from edge_runtime.landmarks.quantize import derive_bundle, record_path, write_derived
+from edge_runtime.landmarks.task_file import DETECTOR, LANDMARKER, ZipLayout, read_task, stored_zip
 
 PROG = "sign-models"
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
@@ -52,37 +61,6 @@ WHEEL_PLATFORM = ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.
 NO_DEFAULT = "%(default).0s"  # in a help text: no "(default: None)" appended where None means "automatic"
 GOOGLE_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/"
               "hand_landmarker.task")
-
-
-@dataclass(frozen=True)
-class ZipLayout:
-    """The header fields that make a stored (uncompressed) zip byte-identical to a pinned one.
-
-    Python's ``zipfile`` cannot write these layouts (it puts the same extra
-    field into the local and the central header), so :func:`stored_zip`
-    writes the few headers itself. ``mtime`` is the Unix time of Info-ZIP's
-    "UT" extra field; 0 means no extra fields at all.
-    """
-
-    made_by: int  # (host system << 8) | zip spec version
-    needed: int  # version needed to extract
-    external_attr: int
-    dos_time: int
-    dos_date: int
-    mtime: int = 0
-
-    def local_extra(self) -> bytes:
-        if not self.mtime:
-            return b""
-        return struct.pack("<HHBII", 0x5455, 9, 3, self.mtime, self.mtime) + _UNIX_OWNER
-
-    def central_extra(self) -> bytes:
-        if not self.mtime:
-            return b""
-        return struct.pack("<HHBI", 0x5455, 5, 3, self.mtime) + _UNIX_OWNER
-
-
-_UNIX_OWNER = struct.pack("<HHBBIBI", 0x7875, 11, 1, 4, 0, 4, 0)  # Info-ZIP "ux": uid 0, gid 0
 
 
 @dataclass(frozen=True)
@@ -139,29 +117,6 @@ def default_hand_model() -> Path | None:
     """The default bundle if ``sign-models`` has put one in place, else None (then --hand-model is required)."""
     path = default_model_path("full")
     return path if path.is_file() else None
-
-
-def stored_zip(entries: Sequence[tuple[str, bytes]], layout: ZipLayout) -> bytes:
-    """An uncompressed zip of ``entries`` with exactly ``layout``'s headers (deterministic bytes)."""
-    out = io.BytesIO()
-    central = []
-    local_extra, central_extra = layout.local_extra(), layout.central_extra()
-    for name, data in entries:
-        raw_name = name.encode("ascii")
-        crc = zlib.crc32(data)
-        offset = out.tell()
-        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, layout.needed, 0, 0, layout.dos_time, layout.dos_date,
-                              crc, len(data), len(data), len(raw_name), len(local_extra)))
-        out.write(raw_name + local_extra + data)
-        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, layout.made_by, layout.needed, 0, 0,
-                                   layout.dos_time, layout.dos_date, crc, len(data), len(data), len(raw_name),
-                                   len(central_extra), 0, 0, 0, layout.external_attr, offset)
-                       + raw_name + central_extra)
-    directory = b"".join(central)
-    start = out.tell()
-    out.write(directory)
-    out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(directory), start, 0))
-    return out.getvalue()
 
 
 def _sha256(data: bytes) -> str:
@@ -241,7 +196,9 @@ def _main(argv: Sequence[str] | None) -> int:
                "  sign-models --variant lite                    # the lite models (litert backend only)\n"
                "  sign-models --from-wheel mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl\n"
                "  sign-models --from-file ~/Downloads/hand_landmarker.task\n"
-               f"  sign-models --url {GOOGLE_URL} --sha256 <hex>\n")
+               f"  sign-models --url {GOOGLE_URL} --sha256 <hex>\n"
+               "  sign-models --precision f16                   # float16 compute where the CPU has it (Pi 5)\n"
+               "  sign-models --precision int8 --calibration videos/ --calibration-every 5   # int8, calibrated\n")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="full",
                    help="full: the models mediapipe Tasks and litert both run; lite: smaller and faster, litert only")
     p.add_argument("--out", type=Path, default=None,
@@ -255,8 +212,23 @@ def _main(argv: Sequence[str] | None) -> int:
     src.add_argument("--url", help="download a .task bundle from this URL (needs --sha256)" + NO_DEFAULT)
     p.add_argument("--sha256", help="expected sha256 of the --url download" + NO_DEFAULT)
     p.add_argument("--force", action="store_true", help="rebuild even when --out already holds the pinned bundle")
+    q = p.add_argument_group("derived bundles (float16 compute, int8)")
+    q.add_argument("--precision", choices=[x for x in PRECISIONS if x != DEFAULT_PRECISION], default=None,
+                   help="derive this precision from the float bundle (--from-file, else the --variant's default "
+                        "path); written next to it as *_f16.task / *_int8.task unless --out" + NO_DEFAULT)
+    q.add_argument("--calibration", type=Path, nargs="+", default=[], metavar="VIDEO|FOLDER",
+                   help="int8: videos of hands (or folders of them) the float pipeline runs over to calibrate on; "
+                        "keep others aside to check the result with sign-parity --precision int8")
+    q.add_argument("--calibration-every", type=int, default=1, metavar="K",
+                   help="calibrate on every K-th of those videos, sorted by name, from the first (default: all); "
+                        "sign-parity then checks on the rest")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     setup_logging(args.verbose)
+    if args.precision:
+        return _derive(args)
+    if args.calibration:
+        raise SignedgeError("--calibration goes with --precision int8")
     variant = VARIANTS[args.variant]
     out: Path = (args.out or default_model_path(variant.name)).expanduser()
     if out.is_dir():
@@ -294,6 +266,35 @@ def _main(argv: Sequence[str] | None) -> int:
     if which is None:
         print(f"{PROG}: note: datasets and models record this hash; use the same file on every machine",
               file=sys.stderr)
+    return 0
+
+
+def _derive(args: Any) -> int:
+    """--precision: the f16 / int8 bundle derived from a float one, and its record."""
+    if args.url or args.from_wheel:
+        raise SignedgeError("--precision derives from a float bundle on disk: give it with --from-file (or none "
+                            "for the --variant's default path), not --url / --from-wheel")
+    source = (args.from_file or default_model_path(args.variant)).expanduser()
+    if not source.is_file():
+        raise ModelError(f"{source}: no float bundle to derive from (run sign-models --variant {args.variant} first, "
+                         "or give --from-file)")
+    out = (args.out or bundle_path(source, args.precision)).expanduser()
+    if out.resolve() == source.resolve():
+        raise SignedgeError(f"--out {out} would overwrite the float bundle it is derived from")
+    if args.precision == "f16" and args.calibration:
+        raise SignedgeError("--calibration is for --precision int8 (f16 keeps the weights as they are)")
+    videos = calibration_videos(args.calibration, args.calibration_every) if args.calibration else []
+    bundle = derive_bundle(source, args.precision, videos, progress=not args.quiet)
+    write_derived(out, bundle)
+    record = bundle.record
+    print(f"{out}: {args.precision} bundle derived from {source.name} (sha256 {record['source']['sha256'][:12]}...)")
+    print(f"  sha256 {record['sha256']}; detector {record['detector_sha256'][:12]}..., "
+          f"landmarks {record['landmarker_sha256'][:12]}...")
+    if videos:
+        print(f"  calibrated on {len(videos)} video(s): {record['calibration']['palm_inputs']} palm inputs, "
+              f"{record['calibration']['landmark_crops']} hand crops; check it on other videos: "
+              f"sign-parity --precision {args.precision} --hand-model {source}")
+    print(f"  record: {record_path(out)}")
     return 0
 
 

@@ -28,9 +28,9 @@ from edge_runtime.cli.inputs import (
     describe_model,
     landmark_arguments_problem,
     open_input,
+    resolve_hand_model,
     segment_config_from_args,
 )
-from edge_runtime.cli.models import default_hand_model
 from edge_runtime.errors import ModelError, SourceError
 from edge_runtime.recognizer import FrameView, Recognizer, RecognizerConfig, check_pipeline
 from edge_runtime.segment import DecisionConfig
@@ -202,8 +202,7 @@ def _start_web_view(stack: contextlib.ExitStack, config: WebConfig, clf: Classif
 def _main(argv: Sequence[str] | None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
-    if args.hand_model is None:
-        args.hand_model = default_hand_model()  # where sign-models puts it, if it did
+    resolve_hand_model(args)  # --hand-model, or where sign-models put it; at --landmark-precision
     setup_logging(args.verbose)
     config = config_from_args(args)
     web_config = web_config_from_args(args)

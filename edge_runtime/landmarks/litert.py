@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -85,6 +85,7 @@ class _Model:
         self.input_index = self.interp.get_input_details()[0]["index"]
         self.outputs = self.interp.get_output_details()
         self._rgb = np.empty((self.size, self.size, 3), np.uint8)
+        self.observer: Callable[[np.ndarray], None] | None = None  # sees a copy of every input (calibration)
 
     def run(self, crop_bgr: np.ndarray) -> None:
         """Feed a BGR uint8 crop as RGB in 0..1 (the models' metadata: mean 0, std 255) and invoke.
@@ -95,10 +96,26 @@ class _Model:
         """
         cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
         np.multiply(self._rgb, _SCALE, out=self.interp.tensor(self.input_index)()[0], casting="unsafe")
+        if self.observer is not None:
+            self.observer(self.interp.get_tensor(self.input_index)[0])
         self.interp.invoke()
 
     def output(self, i: int) -> np.ndarray:
         return self.interp.get_tensor(self.outputs[i]["index"])
+
+
+def palm_input(image_bgr: np.ndarray) -> tuple[np.ndarray, Rect]:
+    """The frame letterboxed to the palm detector's 192x192 BGR input, and the letterbox region."""
+    h, w = image_bgr.shape[:2]
+    box = letterbox_rect(w, h)
+    crop = cv2.warpAffine(image_bgr, crop_matrix(box, w, h, PALM_INPUT, PALM_INPUT), (PALM_INPUT, PALM_INPUT),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return crop, box
+
+
+def model_input(crop_bgr: np.ndarray) -> np.ndarray:
+    """A BGR uint8 crop as the models take it: RGB float32 in 0..1 (mean 0, std 255), shape [1, S, S, 3]."""
+    return (cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * _SCALE)[None]
 
 
 def _load_bytes(model: str | Path | Sequence[str | Path]) -> tuple[bytes, bytes, str]:
@@ -184,6 +201,7 @@ class LiteRTHands:
         self._closed = False
         self.frames = 0
         self.palm_runs = 0  # how often the palm detector ran (it is skipped while tracking is enough)
+        self.landmark_runs = 0  # how often the landmark model ran (once per tracked or detected hand region)
         log.info("litert hands: %s, %d thread(s), landmark input %d", self.runtime, threads or 0, self._hand.size)
 
     def _check_outputs(self) -> None:
@@ -204,9 +222,7 @@ class LiteRTHands:
     def _detect(self, image: np.ndarray) -> list[Rect]:
         """Hand regions from the palm detector, best first, at most ``max_hands``."""
         h, w = image.shape[:2]
-        box = letterbox_rect(w, h)
-        crop = cv2.warpAffine(image, crop_matrix(box, w, h, PALM_INPUT, PALM_INPUT), (PALM_INPUT, PALM_INPUT),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        crop, box = palm_input(image)
         self._palm.run(crop)
         self.palm_runs += 1
         palms = decode_palms(self._palm.output(self._box_out), self._palm.output(self._score_out),
@@ -226,6 +242,7 @@ class LiteRTHands:
         crop = cv2.warpAffine(image, crop_matrix(rect, w, h, size, size), (size, size),
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         self._hand.run(crop)
+        self.landmark_runs += 1
         raw = self._hand.output(0).reshape(NUM_POINTS, 3).astype(np.float32)
         presence = float(self._hand.output(1).reshape(-1)[0])
         right = float(self._hand.output(2).reshape(-1)[0])
@@ -288,6 +305,15 @@ class LiteRTHands:
                               "(call reset() before another video)")
         self._last_ts = timestamp_ms
         return image
+
+    def observe_inputs(self, palm: Callable[[np.ndarray], None] | None,
+                       landmarks: Callable[[np.ndarray], None] | None) -> None:
+        """Call ``palm`` / ``landmarks`` with a copy of every input the two models get ([S, S, 3] float32).
+
+        How calibration sees exactly what the float pipeline feeds its models
+        (letterboxed frames, tracked hand crops); None stops observing.
+        """
+        self._palm.observer, self._hand.observer = palm, landmarks
 
     def reset(self) -> None:
         """Forget tracked hands and the last timestamp (e.g. before the next video)."""

@@ -34,3 +34,28 @@ def bundle_path(float_bundle: str | Path, precision: str) -> Path:
     if check_precision(precision) == "f32":
         return path
     return path.with_name(f"{path.stem}_{precision}{path.suffix}")
+
+
+def precision_bundle(float_bundle: str | Path, precision: str, backend: str = "litert") -> Path:
+    """The bundle a command runs for ``--landmark-precision``: one clear error when it is missing or unusable."""
+    from edge_runtime.errors import ModelError
+
+    path = bundle_path(float_bundle, precision)
+    if precision == DEFAULT_PRECISION:
+        return path
+    if backend != "litert":
+        raise ModelError(f"--landmark-precision {precision} runs on the litert backend (MediaPipe Tasks runs the "
+                         f"float bundle it ships), not {backend}")
+    if not path.is_file():
+        raise ModelError(f"{path}: no {precision} hand bundle next to {Path(float_bundle).name}; make it with: "
+                         f"sign-models --precision {precision} --from-file {float_bundle}"
+                         + (" --calibration VIDEOS" if precision == "int8" else ""))
+    return path
+
+
+def add_precision_argument(p: object) -> None:
+    """``--landmark-precision`` for every command that runs the hand models (an argparse parser or group)."""
+    p.add_argument("--landmark-precision", choices=PRECISIONS, default=DEFAULT_PRECISION,  # type: ignore[attr-defined]
+                   help="run the hand models at this precision: f32 (the float bundle), f16 (float16 compute "
+                        "where the CPU has it: Pi 5) or int8 (quantized; see sign-parity --precision for what it "
+                        "keeps); the derived bundle sits next to --hand-model, made by sign-models --precision")

@@ -12,6 +12,7 @@ from pathlib import Path
 from edge_runtime.cli.models import default_hand_model, default_model_path
 from edge_runtime.errors import ModelError
 from edge_runtime.landmarks import BACKENDS
+from edge_runtime.landmarks.precision import add_precision_argument, precision_bundle
 from train.extract.config import BackendSettings
 
 # In a help text, stops the shared help formatter from appending "(default: None)" where None means "automatic".
@@ -39,9 +40,11 @@ def add_landmark_arguments(p: argparse.ArgumentParser) -> argparse._ArgumentGrou
                         f"puts it){NO_DEFAULT}")
     b.add_argument("--threads", type=int, metavar="N",
                    help="interpreter threads (per worker), litert backend (default: the interpreter's)" + NO_DEFAULT)
+    add_precision_argument(b)
     return b
 
 
 def backend_settings(args: argparse.Namespace) -> BackendSettings:
     """The parsed landmark flags as the settings a worker opens its backend with."""
-    return BackendSettings(args.landmarks, str(resolve_hand_model(args.hand_model)), args.threads)
+    model = precision_bundle(resolve_hand_model(args.hand_model), args.landmark_precision, args.landmarks)
+    return BackendSettings(args.landmarks, str(model), args.threads)
