@@ -404,7 +404,7 @@ class StageRow:
     gflops: float = float("nan")  # achieved: flops / p50
     efficiency: float = float("nan")  # gflops / this host's measured peak for ``compute`` (f32 or int8 probe)
     estimates: list[Estimate] = field(default_factory=list)  # per Pi: an estimate, not a measurement
-    source: str = ""  # what was timed: video frames, generated frames, or "sum of stage rows"
+    source: str = ""  # what was timed: "video" frames, "generated" frames, or "sum of stages" (invokes only)
     ops: OpCount | None = None  # stage rows: the counted graph
     input: str = ""  # stage rows: the input tensor, e.g. "1x192x192x3 float32"
     compute: str = "f32"  # "int8" or "f32": what the convolutions compute in
@@ -630,7 +630,7 @@ def _summed_rows(stages: list[StageRow], frames: list[StageRow]) -> list[StageRo
                 continue
             compute = "int8" if any(p.compute == "int8" for p in parts) else "f32"
             out.append(StageRow(model, precision, label, sum(p.flops for p in parts), calls=min(p.calls for p in parts),
-                                p50_ms=sum(p.p50_ms for p in parts), source="sum of stage rows (invokes only)",
+                                p50_ms=sum(p.p50_ms for p in parts), source="sum of stages",
                                 compute=compute))
     return out
 
@@ -652,8 +652,9 @@ def measure_stages(config: StagesConfig) -> StagesReport:
     peak = host_peak()
     with tqdm(total=config.warmup + config.calls + len(frames), desc="stages", unit="turn",
               disable=not config.progress, leave=False) as bar:
-        stages, counts = _stage_rows(config, frames, source, bar)
-        frame_rows = _frame_rows(config, frames, source, counts, bar)
+        kind = "video" if config.video is not None else "generated"  # the rows' short source; ``source`` says more
+        stages, counts = _stage_rows(config, frames, kind, bar)
+        frame_rows = _frame_rows(config, frames, kind, counts, bar)
     frame_rows += _summed_rows(stages, frame_rows)
     for row in stages + frame_rows:
         row.finish(peak)
