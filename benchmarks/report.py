@@ -522,11 +522,10 @@ def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline
     if pipeline:
         videos = data.get("videos", [])
         parts += ["", "## Pipeline: per-stage time on real video", "",
-                  f"{len(videos)} video(s): {', '.join(Path(v).name for v in videos)}; classifier "
+                  (f"{len(videos)} video(s): {', '.join(Path(v).name for v in videos)}" if videos
+                   else data.get("pipeline_source", "")) + "; classifier "
                   f"`{Path(data.get('pipeline_model', '')).name}`.", "", _md_table(*pipeline_cells(pipeline)), ""]
         parts += [f"- {note}" for note in PIPELINE_NOTES]
-    if data.get("pipeline_source"):
-        parts += ["", f"Pipeline frames: {data['pipeline_source']}."]
     if stages is not None:
         parts += ["", "## Per-stage floor: hand models at 1 thread vs this core's peak, and Pi estimates", ""]
         parts += [f"- {line}" for line in stages_lines(stages)]
