@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from benchmarks.bench import KERAS_FUNCTION, KERAS_PREDICT, OPENSET_ENROLLED, ClassifierReport
 from benchmarks.model_family import FamilyReport
 from benchmarks.pipeline import PipelineRow
+from benchmarks.stages import PI_CORES, StageRow, StagesReport
 from edge_runtime.files import atomic_path, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -348,6 +349,52 @@ def family_cells(report: FamilyReport) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
+def _floor(r: StageRow) -> list[str]:
+    """The measured and estimated cells a stage row and a frame row share."""
+    cells = [f"{r.flops / 1e6:.1f}", str(r.calls or "-"), _ms(r.p50_ms), _f(r.gflops, ".1f"), r.compute,
+             _f(r.efficiency, ".0%")]
+    for e in r.estimates:
+        cells += [_ms(e.ms), _f(e.fps, ".1f")]
+    cells += ["-", "-"] * (len(PI_CORES) - len(r.estimates))
+    return cells + [r.status.upper() + ": " + r.note if r.status != "ok" else r.note]
+
+
+def _floor_head() -> list[str]:
+    head = ["MFLOP", "calls", "ms p50 1t", "GFLOP/s", "peak", "eff"]
+    for core in PI_CORES:
+        short = core.board.replace("Raspberry ", "")
+        head += [f"{short} ms (estimate)", f"{short} fps (estimate)"]
+    return head + ["note"]
+
+
+def stage_cells(report: StagesReport) -> tuple[list[str], list[list[str]]]:
+    """One row per model of every bundle: counted ops, 1-thread time, efficiency, Pi estimates."""
+    head = ["model", "precision", "stage", "input", "Q/DQ ops"] + _floor_head()
+    body = [[r.model, r.precision, r.stage, r.input or "-", str(r.ops.quant_ops) if r.ops else "-"] + _floor(r)
+            for r in report.stages]
+    return head, body
+
+
+def frame_cells(report: StagesReport) -> tuple[list[str], list[list[str]]]:
+    """One row per bundle and kind of frame (which models ran), measured or summed from the stage rows."""
+    head = ["model", "precision", "frame", "source"] + _floor_head()
+    return head, [[r.model, r.precision, r.stage, r.source] + _floor(r) for r in report.frames]
+
+
+def stages_lines(report: StagesReport) -> list[str]:
+    """What the floor tables rest on: the inputs, the host's measured peaks, the Pi constants, MediaPipe's figure."""
+    pis = "; ".join(f"{c.board} ({c.core}, {c.ghz:g} GHz): {c.peak_gflops('f32'):.1f} GFLOP/s f32, "
+                    f"{c.peak_gflops('int8'):.1f} GOP/s int8" for c in PI_CORES)
+    low, high = report.mediapipe_pi4_fps
+    return [f"Inputs: {report.source}.",
+            f"Host peak (measured now): {report.peak.f32_gflops:.1f} GFLOP/s f32, {report.peak.int8_gops:.1f} GOP/s "
+            f"int8 ({report.peak.method}). eff = GFLOP/s / the peak of the row's compute precision (column peak).",
+            f"Pi peaks (published, per core): {pis}.",
+            "Pi ms and fps are ESTIMATES: ops / (the Pi core's peak x this host's eff for that row), not measurements.",
+            f"For comparison: MediaPipe's gesture-recognizer sample runs at {low}-{high} fps on a Raspberry Pi 4 "
+            "(a MediaPipe maintainer's figure, whole pipeline)."]
+
+
 def _signed_ms(v: float | None) -> str:
     """A difference in ms with its sign ('+0.012', '-0.003'): noise can make a small one negative."""
     return "-" if _nan(v) else f"{v:+.3f}" if abs(v) < 1 else f"{v:+.2f}"
@@ -391,6 +438,24 @@ FAMILY_NOTES = [
     "interleaved call by call with the dense head's. head +ms = median over the calls of (cosine - dense): the "
     "embedding head's own compute.",
 ]
+STAGE_NOTES = [
+    "Ops are counted from each model's graph (benchmarks.stages.count_ops): 2 x multiply-accumulates for CONV_2D, "
+    "DEPTHWISE_CONV_2D, FULLY_CONNECTED (and TRANSPOSE_CONV, BATCH_MATMUL); 1 per output element for elementwise "
+    "ops and RESIZE; output x window for pooling; 1 per input element for reductions (MEAN); QUANTIZE, DEQUANTIZE "
+    "and data movement count 0 (Q/DQ ops lists how many there are). int8 ops count the same way.",
+    "ms p50 1t: median of one interpreter.invoke() at 1 thread over the calls, every model of every bundle timed "
+    "in turns (call by call) on the same inputs (frames resized to the model's input, quantized when the input "
+    "is int8).",
+    "Frame rows: LiteRTHands.process at 1 thread on the same frames, every bundle frame by frame in turn, grouped "
+    "by which models ran (palm detector or not, how many landmark invokes); the first frame is the warm-up. "
+    "'sum of stages' rows add the stage medians (invokes only, no crop or decode) for a kind of frame the "
+    "inputs did not show (generated frames never track a hand).",
+    "Peak: a FULLY_CONNECTED probe through the same runtime at 1 thread (float32, and int8 for int8 rows); eff "
+    "above 100% would mean the probe is not this runtime's best kernel.",
+    "Pi estimates assume the Pi reaches the same fraction of its peak as this host; memory bandwidth, caches and "
+    "a different kernel choice (no SDOT on a Pi 4's A72, no VNNI) make the real figure differ: measure on the Pi "
+    "with the same command.",
+]
 PIPELINE_NOTES = [
     "Per pass: one video, fresh backend (tracking from the first frame); the first frame is the interpreters' "
     "warm-up and is left out of per-frame figures and FPS. Rows pool every frame of every video.",
@@ -432,7 +497,8 @@ def _openset_section(data: dict[str, Any], classifier: ClassifierReport | None,
 
 
 def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline: Sequence[PipelineRow],
-             targets: Sequence[Target], machine_lines: Sequence[str], family: FamilyReport | None = None) -> str:
+             targets: Sequence[Target], machine_lines: Sequence[str], family: FamilyReport | None = None,
+             stages: StagesReport | None = None) -> str:
     """The whole report as Markdown: command, machine, classifier table, model family, open set, targets, pipeline,
     notes."""
     parts = [f"# sign-bench: {data['run'] or 'model family'}", "",
@@ -456,9 +522,15 @@ def markdown(data: dict[str, Any], classifier: ClassifierReport | None, pipeline
     if pipeline:
         videos = data.get("videos", [])
         parts += ["", "## Pipeline: per-stage time on real video", "",
-                  f"{len(videos)} video(s): {', '.join(Path(v).name for v in videos)}; classifier "
+                  (f"{len(videos)} video(s): {', '.join(Path(v).name for v in videos)}" if videos
+                   else data.get("pipeline_source", "")) + "; classifier "
                   f"`{Path(data.get('pipeline_model', '')).name}`.", "", _md_table(*pipeline_cells(pipeline)), ""]
         parts += [f"- {note}" for note in PIPELINE_NOTES]
+    if stages is not None:
+        parts += ["", "## Per-stage floor: hand models at 1 thread vs this core's peak, and Pi estimates", ""]
+        parts += [f"- {line}" for line in stages_lines(stages)]
+        parts += ["", _md_table(*stage_cells(stages)), "", "### Whole frames", "", _md_table(*frame_cells(stages)), ""]
+        parts += [f"- {note}" for note in STAGE_NOTES]
     return "\n".join(parts) + "\n"
 
 
@@ -597,7 +669,8 @@ def _machine_title(machine: dict[str, Any]) -> str:
 
 def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport | None,
                  pipeline: Sequence[PipelineRow], targets: Sequence[Target],
-                 machine_lines: Sequence[str], family: FamilyReport | None = None) -> list[Path]:
+                 machine_lines: Sequence[str], family: FamilyReport | None = None,
+                 stages: StagesReport | None = None) -> list[Path]:
     """bench.png, bench.md and bench.json in ``out`` (the JSON last: it marks a complete report); the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -605,13 +678,14 @@ def write_report(out: Path, data: dict[str, Any], classifier: ClassifierReport |
         written.append(out / PNG_FILE)
     else:
         (out / PNG_FILE).unlink(missing_ok=True)  # a plot from an earlier run must not pass for this one's
-    write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines, family))
+    write_text(out / MARKDOWN_FILE, markdown(data, classifier, pipeline, targets, machine_lines, family, stages))
     written.append(out / MARKDOWN_FILE)
     cost = openset_cost(classifier, family)
     payload = {**data, "classifier": classifier, "pipeline": list(pipeline), "targets": list(targets),
-               "model_family": family,
+               "model_family": family, "stages": stages,
                "openset": {**cost.to_dict(), "sentence": cost.sentence(data["command"])} if cost else None,
-               "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES, "model_family": FAMILY_NOTES}}
+               "notes": {"classifier": CLASSIFIER_NOTES, "pipeline": PIPELINE_NOTES, "model_family": FAMILY_NOTES,
+                         "stages": STAGE_NOTES}}
     write_json(out / JSON_FILE, jsonable(payload))
     written.append(out / JSON_FILE)
     return written

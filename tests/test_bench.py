@@ -313,7 +313,7 @@ def test_bad_run_folder_and_flags(fake_run, tmp_path, capsys):
                            (["--threads", "one"], "comma-separated whole numbers"),
                            (["--repeats", "0"], "--repeats must be at least 1"),
                            (["--widths", "8"], "--widths must be 0"),
-                           (["--no-classifier", "--no-pipeline"], "nothing to measure")):
+                           (["--no-classifier", "--no-pipeline", "--no-stages"], "nothing to measure")):
         code, _, err = sign_bench(capsys, fake_run, *flags, "--out", out)
         assert code == 2 and message in one_error_line(err), flags
     assert not out.exists()

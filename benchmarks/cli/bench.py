@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,6 +32,10 @@ SHARED_LITE = SHARED / "models" / "hand_landmarker_lite.task"
 DEFAULT_MAX_VIDEOS = 3
 DEFAULT_REPEATS = 100
 QUICK_REPEATS = 30
+DEFAULT_STAGE_CALLS = 50
+QUICK_STAGE_CALLS = 20
+GENERATED_FRAMES = 60  # frames of the generated sequence (2 s at 30 fps) for the pipeline and frame rows
+GENERATED = "generated frames (no hand: palm detector every frame, worst case)"
 FAMILY_OUT = Path("bench") / "family"  # --family-only without RUN_DIR writes its report here
 DEFAULT_FAMILY_CLASSES = 21  # benchmarks.model_family.DEFAULT_CLASSES, spelled out so --help needs no NumPy import
 
@@ -53,7 +58,15 @@ Benchmark a trained run on this machine, in one report (RUN_DIR/bench/bench.md, 
    builtin ops only, ms per sign (one [1, T, F] run through the device's opener) at each thread count;
    each also with the cosine head (int8, both outputs) and what that head adds over the dense one.
    Size and speed do not depend on the weights; converting needs TensorFlow, so this is a host table.
-4. targets, with PASS / MISS and by how much: int8 at 1 thread >= 5x faster than Keras tf.function;
+4. per-stage floor (--stages, on when a hand model is there): every hand model (palm detector, landmark model;
+   full and lite; each precision whose bundle exists next to the float one): operations counted from its graph,
+   ms per invoke at 1 thread, GFLOP/s, efficiency against this core's peak measured in the same run (a float32
+   and an int8 FULLY_CONNECTED probe through the same runtime), the same for whole frames (tracking: landmark
+   model only; detection: palm + landmarks), and ESTIMATED ms and fps on a Raspberry Pi 4 and 5 (published
+   per-core peaks x this host's efficiency), beside MediaPipe's published 5-9 fps on a Pi 4.
+   Without a video, the pipeline and the stage table run on generated frames (no hand: the palm detector runs
+   on every frame, the worst case).
+5. targets, with PASS / MISS and by how much: int8 at 1 thread >= 5x faster than Keras tf.function;
    every format >= 99% agreement and accuracy within 1 point of Keras; landmarks at 640 px >= 25 fps;
    (family) conv-transformer int8 <= 2 ms per sign at 1 thread; (classifier and family) the embedding head
    + the device's prototype match <= 0.2 ms per sign at 1 thread (int8, the run's architecture).
@@ -69,7 +82,8 @@ examples:
   sign-bench runs/demo
   sign-bench runs/demo --video clip.mp4 --threads 1,2,4 --repeats 300 --out bench/pi4
   sign-bench runs/demo --quick                     # one video, fewer timed calls (make demo)
-  sign-bench runs/demo --no-pipeline               # the classifier table only
+  sign-bench runs/demo --no-pipeline --no-stages   # the classifier table only
+  sign-bench runs/demo --no-classifier --no-pipeline --stage-calls 100   # the per-stage floor table only
   sign-bench runs/demo --no-pipeline --family --threads 1   # what the open set costs, head and device
   sign-bench --family-only --threads 1             # the model family alone (report in bench/family)
 """
@@ -98,6 +112,14 @@ class Plan:
     progress: bool = True
     family: bool = False
     family_classes: int = DEFAULT_FAMILY_CLASSES
+    generated: bool = False  # the pipeline runs on generated frames (no video)
+    stages: bool = False
+    stage_note: str = ""  # why the stage table is skipped, when it is
+    stage_calls: int = DEFAULT_STAGE_CALLS
+    stage_frames: int = GENERATED_FRAMES
+    stage_video: Path | None = None  # None: generated frames
+    stage_hand_model: Path | None = None
+    stage_hand_model_lite: Path | None = None
 
 
 def _default_threads() -> list[int]:
@@ -179,6 +201,16 @@ def _check_out(folder: Path) -> None:
         raise SignedgeError(f"cannot write the report to {folder}: {probe_parent} is not a writable folder")
 
 
+def _default_hand(variant: str, shared: Path) -> Path | None:
+    """The shared bundle when this checkout sits next to ../shared, else the one ``sign-models`` put in the cache."""
+    if shared.is_file():
+        return shared
+    from edge_runtime.cli.models import default_model_path
+
+    cached = default_model_path(variant)
+    return cached if cached.is_file() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = parser(PROG, DESCRIPTION)
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", nargs="?", default=None,
@@ -202,10 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exported models (default: RUN_DIR/export)")
     p.add_argument("--dataset", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                    help="dataset folder, if it moved since training (default: the model card's)")
-    p.add_argument("--hand-model", type=Path, default=SHARED_FULL if SHARED_FULL.is_file() else None, metavar="FILE",
-                   help="hand_landmarker.task (full) for litert and mediapipe")
-    p.add_argument("--hand-model-lite", type=Path, default=SHARED_LITE if SHARED_LITE.is_file() else None,
-                   metavar="FILE",
+    p.add_argument("--hand-model", type=Path, default=_default_hand("full", SHARED_FULL), metavar="FILE",
+                   help=f"hand_landmarker.task (full) for litert and mediapipe (default: {SHARED_FULL}, else the one "
+                        "sign-models downloaded)")
+    p.add_argument("--hand-model-lite", type=Path, default=_default_hand("lite", SHARED_LITE), metavar="FILE",
                    help="hand_landmarker_lite.task for litert (mediapipe cannot run it)")
     p.add_argument("--pipeline-format", default="int8", metavar="FORMAT",
                    help="exported format the pipeline classifies with (falls back to one that exists)")
@@ -217,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one video and {QUICK_REPEATS} timed calls (unless --max-videos / --repeats say otherwise)")
     p.add_argument("--no-classifier", action="store_true", help="skip the classifier table")
     p.add_argument("--no-pipeline", action="store_true", help="skip the pipeline table")
+    p.add_argument("--stages", action=argparse.BooleanOptionalAction, default=None,
+                   help="the per-stage floor table (default: on when a hand model is there)")
+    p.add_argument("--stage-calls", type=int, default=argparse.SUPPRESS, metavar="N",
+                   help=f"timed invokes per hand model in the stage table (default {DEFAULT_STAGE_CALLS}, --quick "
+                        f"{QUICK_STAGE_CALLS})")
+    p.add_argument("--generated-frames", action="store_true",
+                   help=f"time the pipeline and the stage table on {GENERATED} even when videos are there")
     p.add_argument("--family", action="store_true",
                    help="also measure the model family (every architecture, untrained: size and ms per sign)")
     p.add_argument("--family-only", action="store_true",
@@ -256,7 +295,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.run_dir is None:
         raise SignedgeError("RUN_DIR is missing: name a run folder written by sign-train (only --family-only runs "
                             "without one)")
-    if args.no_classifier and args.no_pipeline and not args.family:
+    if args.no_classifier and args.no_pipeline and not args.family and (args.stages is False
+                                                                         or args.hand_model is None):
         raise SignedgeError("--no-classifier and --no-pipeline together leave nothing to measure")
     read_run(args.run_dir, dataset)  # the run folder, its card, dataset and test split
     export_dir = getattr(args, "export_dir", RunFolder(args.run_dir).export_dir)
@@ -264,14 +304,24 @@ def make_plan(args: argparse.Namespace) -> Plan:
                 dataset=dataset, threads=threads, repeats=repeats, warmup=args.warmup,
                 classifier=not args.no_classifier, widths=widths, tail_s=args.tail, check=args.check,
                 progress=not args.quiet, family=args.family, family_classes=args.family_classes)
+    for flag, path in (("--hand-model", args.hand_model), ("--hand-model-lite", args.hand_model_lite)):
+        if path is not None and not path.is_file():
+            raise SignedgeError(f"{flag} {path}: file not found")
+    if args.generated_frames and hasattr(args, "video"):
+        raise SignedgeError("--generated-frames and --video exclude each other: give one")
+    videos, asked = ([], False) if args.generated_frames else resolve_videos(getattr(args, "video", None), max_videos)
+    if videos:
+        _check_videos(videos)
+    _plan_stages(args, plan, videos)
     if not args.no_pipeline:
-        videos, asked = resolve_videos(getattr(args, "video", None), max_videos)
         model = _pipeline_model(export_dir, args.pipeline_format)
-        for flag, path in (("--hand-model", args.hand_model), ("--hand-model-lite", args.hand_model_lite)):
-            if path is not None and not path.is_file():
-                raise SignedgeError(f"{flag} {path}: file not found")
-        if not videos:
-            plan.pipeline_note = f"no videos (none given, and no {SHARED_VIDEOS}): give --video FILE"
+        if not videos and args.hand_model is not None and model is not None:
+            plan.generated, plan.pipeline_model = True, model  # the pipeline on generated frames
+            plan.hand_model, plan.hand_model_lite = args.hand_model, args.hand_model_lite
+        elif not videos:
+            plan.pipeline_note = (f"no videos (none given, and no {SHARED_VIDEOS}) and "
+                                  + ("no hand model: give --hand-model hand_landmarker.task" if model is not None else
+                                     f"no exported model in {export_dir} (run export-tflite {args.run_dir})"))
         elif args.hand_model is None:
             if asked:
                 raise SignedgeError(f"the pipeline table needs --hand-model (no {SHARED_FULL} to default to)")
@@ -282,11 +332,30 @@ def make_plan(args: argparse.Namespace) -> Plan:
                                     f"(run export-tflite {args.run_dir})")
             plan.pipeline_note = f"no exported model in {export_dir} (run export-tflite {args.run_dir})"
         else:
-            _check_videos(videos)
             plan.videos, plan.pipeline_model = videos, model
             plan.hand_model, plan.hand_model_lite = args.hand_model, args.hand_model_lite
     _check_out(plan.out)
     return plan
+
+
+def _plan_stages(args: argparse.Namespace, plan: Plan, videos: list[Path]) -> None:
+    """The stage table: on when a hand model is there (unless --no-stages), on the first video or generated frames."""
+    plan.stage_calls = getattr(args, "stage_calls", QUICK_STAGE_CALLS if args.quick else DEFAULT_STAGE_CALLS)
+    if plan.stage_calls < 1:
+        raise SignedgeError(f"--stage-calls must be at least 1, got {plan.stage_calls}")
+    if args.stages is False:
+        plan.stage_note = "--no-stages"
+        return
+    if args.hand_model is None:
+        if args.stages:
+            raise SignedgeError(f"--stages needs a hand model: give --hand-model hand_landmarker.task (no {SHARED_FULL}, "
+                                "and none downloaded: run sign-models)")
+        plan.stage_note = "no hand model: give --hand-model hand_landmarker.task (or run sign-models)"
+        return
+    plan.stages = True
+    plan.stage_hand_model, plan.stage_hand_model_lite = args.hand_model, args.hand_model_lite
+    plan.stage_video = videos[0] if videos else None
+    plan.stage_frames = QUICK_STAGE_CALLS + 10 if args.quick else GENERATED_FRAMES
 
 
 def _family_plan(args: argparse.Namespace, threads: list[int], repeats: int) -> Plan:
@@ -304,7 +373,7 @@ def _family_plan(args: argparse.Namespace, threads: list[int], repeats: int) -> 
 
 # Text columns of sign-bench's tables (the others hold numbers).
 _LEFT = {"format", "runtime", "note", "width", "size", "backend", "model", "status", "target", "limit", "measured",
-         "by how much", "builtin ops", "head", "prototypes"}
+         "by how much", "builtin ops", "head", "prototypes", "precision", "stage", "input", "peak", "frame", "source"}
 
 
 def _print_table(title: str, head: list[str], body: list[list[str]], styles: list[str | None] | None = None) -> None:
@@ -321,7 +390,8 @@ def _report_header(plan: Plan, machine: dict[str, Any], argv: Sequence[str] | No
                        "export_dir": str(plan.export_dir)},
             "videos": [str(v) for v in plan.videos], "pipeline_model": str(plan.pipeline_model or ""),
             "hand_models": {"full": str(plan.hand_model or ""), "lite": str(plan.hand_model_lite or "")},
-            "pipeline_skipped": plan.pipeline_note}
+            "pipeline_skipped": plan.pipeline_note, "pipeline_source": GENERATED if plan.generated else "",
+            "stages_skipped": plan.stage_note}
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -343,6 +413,7 @@ def _main(argv: Sequence[str] | None) -> int:
         target_cells,
         write_report,
     )
+    from benchmarks.stages import generated_frames, write_video
 
     machine = machine_info()
     lines = header_lines(machine)
@@ -359,17 +430,21 @@ def _main(argv: Sequence[str] | None) -> int:
             _print_table("Open set: runner.run vs Classifier.score (the model's prototypes + enrolled words), "
                          "interleaved", *openset_cells(classifier))
     pipeline: list[Any] = []
-    if plan.videos:
+    if plan.videos or plan.generated:
         assert plan.pipeline_model is not None
         spec = read_run(plan.run_dir, plan.dataset).spec
-        pipeline = measure_pipeline(PipelineConfig(
-            videos=plan.videos, classifier=plan.pipeline_model, spec=spec,
-            backends=default_backends(plan.hand_model, plan.hand_model_lite, plan.threads), widths=plan.widths,
-            tail_s=plan.tail_s, progress=plan.progress))
-        _print_table(f"Pipeline: {len(plan.videos)} video(s), classifier {plan.pipeline_model.name}",
+        with tempfile.TemporaryDirectory(prefix="sign-bench-") as tmp:
+            videos = plan.videos or [write_video(Path(tmp) / "generated.mp4", generated_frames(GENERATED_FRAMES))]
+            pipeline = measure_pipeline(PipelineConfig(
+                videos=videos, classifier=plan.pipeline_model, spec=spec,
+                backends=default_backends(plan.hand_model, plan.hand_model_lite, plan.threads), widths=plan.widths,
+                tail_s=plan.tail_s, progress=plan.progress))
+        what = f"{len(plan.videos)} video(s)" if plan.videos else f"{GENERATED_FRAMES} {GENERATED}"
+        _print_table(f"Pipeline: {what}, classifier {plan.pipeline_model.name}",
                      *pipeline_cells(pipeline), styles=[None if r.ok else "red" for r in pipeline])
     elif plan.pipeline_note and not args.no_pipeline and not args.family_only:
         print(f"pipeline table skipped: {plan.pipeline_note}")
+    stages = _measure_stages(plan)
     family = None
     if plan.family:
         from benchmarks.model_family import FamilyConfig, measure_family
@@ -391,14 +466,36 @@ def _main(argv: Sequence[str] | None) -> int:
         _print_table("Targets", *target_cells(targets),
                      styles=["green" if t.status == "PASS" else "red" if t.status == "MISS" else "yellow"
                              for t in targets])
-    written = write_report(plan.out, header, classifier, pipeline, targets, lines, family)
+    written = write_report(plan.out, header, classifier, pipeline, targets, lines, family, stages)
     print("report: " + ", ".join(str(p) for p in written))
     failed = [r.name for r in classifier.rows if r.status == "failed"] if classifier is not None else []
     failed += [f"{r.model} {r.format}" for r in family.rows if not r.ok or r.forbidden_ops] if family else []
+    failed += [f"{r.model} {r.precision} {r.stage}" for r in stages.stages + stages.frames if not r.ok] if stages else []
     if failed:
         print(f"{PROG}: could not measure {', '.join(failed)} (see the note column)", file=sys.stderr)
     missed = [t for t in targets if t.status == "MISS"]
     return 1 if failed or (plan.check and missed) else 0
+
+
+def _measure_stages(plan: Plan) -> Any:
+    """The per-stage floor tables, printed; None when the plan skips them (the reason is printed)."""
+    if not plan.stages:
+        if plan.stage_note not in ("", "--no-stages") and plan.pipeline_note != "--family-only":
+            print(f"stage table skipped: {plan.stage_note}")
+        return None
+    from benchmarks.report import frame_cells, stage_cells, stages_lines
+    from benchmarks.stages import StagesConfig, hand_bundles, measure_stages
+
+    report = measure_stages(StagesConfig(hand_bundles(plan.stage_hand_model, plan.stage_hand_model_lite),
+                                         video=plan.stage_video, calls=plan.stage_calls, frames=plan.stage_frames,
+                                         progress=plan.progress))
+    _print_table(f"Per-stage floor: hand models, 1 thread, {report.calls} interleaved invokes each",
+                 *stage_cells(report), styles=[None if r.ok else "red" for r in report.stages])
+    _print_table("Per-stage floor: whole frames (LiteRTHands.process, 1 thread)", *frame_cells(report),
+                 styles=[None if r.ok else "red" for r in report.frames])
+    for line in stages_lines(report):
+        print(line)
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> None:
