@@ -55,6 +55,12 @@ PI_TASK  ?= $(abspath ../shared/models/hand_landmarker.task)
 PI_RUN   = PI_EMU_BINDS="$(abspath ../shared)" $(PI_EMU)/run.sh $(PI_ROOT)
 PI_RECOGNIZE = sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --hand-model $(PI_TASK) \
 	--source $(PI_VIDEO) --json --threshold 0 --threads 4
+# Derived hand bundles, built on the host (sign-models --precision) from the shared float bundle; int8 calibrated on
+# every 5th shared KSL video (가족__남편 is one of them: this checks that a Pi runs the files as the host does;
+# sign-parity --precision measures what they keep, on the videos left out).
+PI_MODELS = $(DEMO_RUN)/pi-models
+PI_RECOGNIZE_AT = sign-recognize --model $(DEMO_RUN)/export/model_int8.tflite --hand-model $(PI_MODELS)/hand_landmarker.task \
+	--source $(PI_VIDEO) --json --threshold 0 --threads 4 --landmark-precision
 # Enrolling on the device: a word the demo model never saw (three synthetic recordings, made on the host), taught
 # to a copy of the int8 model, so that every sign-recognize run here keeps to the trained words.
 PI_ENROLL_DIR  = $(DEMO_RUN)/pi-enroll
@@ -62,6 +68,12 @@ PI_ENROLL_WORD ?= 커피
 PI_ENROLL = sign-enroll --model $(PI_ENROLL_DIR)/model_int8.tflite
 
 pi-check: $(DEMO_RUN)/export/model_int8.tflite
+	mkdir -p $(PI_MODELS) && cp $(PI_TASK) $(PI_MODELS)/hand_landmarker.task
+	$(BIN)/sign-models --precision f16 --from-file $(PI_MODELS)/hand_landmarker.task
+	$(BIN)/sign-models --precision int8 --from-file $(PI_MODELS)/hand_landmarker.task -q \
+		--calibration $(dir $(PI_VIDEO)) --calibration-every 5
+	@echo "== host: the same video at each landmark precision (the Pis below must report the same sign)"
+	for p in f32 f16 int8; do $(BIN)/$(PI_RECOGNIZE_AT) $$p; done
 	$(PI_EMU)/setup.sh $(PI_ROOT)
 	$(PI_EMU)/install.sh $(PI_ROOT) "$(CURDIR)[edge]"
 	@# pip keeps an installed signedge of the same version: reinstall this checkout's code itself
@@ -69,6 +81,8 @@ pi-check: $(DEMO_RUN)/export/model_int8.tflite
 	@echo "== Pi 4 (cortex-a72): litert landmarks, int8 model, no tensorflow, no mediapipe"
 	PI_EMU_CPU=cortex-a72 $(PI_RUN) python3 -c "import edge_runtime.cli.recognize, edge_runtime.cli.enroll, sys; assert 'tensorflow' not in sys.modules and 'mediapipe' not in sys.modules; print('imports ok')"
 	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
+	@echo "== Pi 4: int8 hand models (emulated times mean nothing; the sign must match the host's)"
+	PI_EMU_CPU=cortex-a72 $(PI_RUN) $(PI_RECOGNIZE_AT) int8
 	@echo "== Pi 4: enroll a new word from three recordings into a copy of the int8 model, then list it"
 	rm -rf $(PI_ENROLL_DIR) && mkdir -p $(PI_ENROLL_DIR) && cp $(DEMO_RUN)/export/model_int8.tflite $(PI_ENROLL_DIR)/
 	$(BIN)/sign-synth $(PI_ENROLL_DIR)/data --words $(PI_ENROLL_WORD) --signers 1 --per-word 3 --no-progress
@@ -78,6 +92,9 @@ pi-check: $(DEMO_RUN)/export/model_int8.tflite
 	$(PI_EMU)/install.sh $(PI_ROOT) mediapipe==1.2.3
 	@echo "== Pi 5 (cortex-a76): litert, then mediapipe landmarks"
 	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE) --landmarks litert
+	@echo "== Pi 5: int8 hand models, then f16 (the A76 computes in float16 here: the one place it differs)"
+	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE_AT) int8
+	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE_AT) f16
 	PI_EMU_CPU=cortex-a76 $(PI_RUN) $(PI_RECOGNIZE) --landmarks mediapipe
 
 $(DEMO_RUN)/export/model_int8.tflite:

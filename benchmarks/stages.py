@@ -550,17 +550,6 @@ def _stage_rows(config: StagesConfig, frames: list[np.ndarray], source: str,
     return rows, counts
 
 
-class _CountingRun:
-    """Wraps a LiteRTHands model's ``run`` to count invokes (LiteRTHands counts palm runs, not landmark runs)."""
-
-    def __init__(self, run: Callable[[np.ndarray], None]) -> None:
-        self.run, self.count = run, 0
-
-    def __call__(self, crop: np.ndarray) -> None:
-        self.count += 1
-        self.run(crop)
-
-
 def _frame_label(palm: bool, hands: int) -> str:
     if palm:
         return f"frame: palm + {hands}x landmarks" if hands else "frame: palm only (no hand found)"
@@ -582,19 +571,18 @@ def _frame_rows(config: StagesConfig, frames: list[np.ndarray], source: str,
             failed.append(StageRow(bundle.model, bundle.precision, "frame", 0, status="failed", note=str(err),
                                    source=source))
             continue
-        hands._hand.run = _CountingRun(hands._hand.run)  # noqa: SLF001 (a hook LiteRTHands does not offer)
         backends[bundle] = hands
     kinds: dict[tuple[HandBundle, bool, int], list[float]] = {}
     try:
         for i, frame in enumerate(frames):
             for bundle, hands in backends.items():
-                palm_before, lm_before = hands.palm_runs, hands._hand.run.count  # noqa: SLF001
+                palm_before, lm_before = hands.palm_runs, hands.landmark_runs
                 start = time.perf_counter()
                 hands.process(frame, i * 33)
                 ms = (time.perf_counter() - start) * 1000.0
                 if i == 0:
                     continue  # the interpreters' warm-up
-                kind = (bundle, hands.palm_runs > palm_before, hands._hand.run.count - lm_before)  # noqa: SLF001
+                kind = (bundle, hands.palm_runs > palm_before, hands.landmark_runs - lm_before)
                 kinds.setdefault(kind, []).append(ms)
             if bar is not None:
                 bar.update(1)
