@@ -260,18 +260,17 @@ class HostPeak:
 
 
 def _probe(int8: bool, repeats: int) -> float:
-    from edge_runtime.tflite import load_interpreter
+    from edge_runtime.tflite import RawGraph
 
     m, k, n = PROBE_SHAPE
-    interp, _ = load_interpreter(fc_model(m, k, n, int8), threads=1)
-    detail = interp.get_input_details()[0]
-    interp.set_tensor(detail["index"], np.ones(detail["shape"], detail["dtype"]))
+    graph = RawGraph(fc_model(m, k, n, int8), threads=1)
+    graph.set_input(np.ones(graph.input_shape, graph.input_dtype))
     for _ in range(3):
-        interp.invoke()
+        graph.invoke()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        interp.invoke()
+        graph.invoke()
         best = min(best, time.perf_counter() - start)
     return 2.0 * m * k * n / best / 1e9
 
@@ -464,13 +463,11 @@ class _Invoker:
     """One model's interpreter at 1 thread, fed a prepared input (float, or quantized with its scale/zero point)."""
 
     def __init__(self, content: bytes) -> None:
-        from edge_runtime.tflite import load_interpreter
+        from edge_runtime.tflite import RawGraph
 
-        self.interp, _ = load_interpreter(content, threads=1)
-        detail = self.interp.get_input_details()[0]
-        self.index, self.dtype = detail["index"], np.dtype(detail["dtype"])
-        self.shape = [int(v) for v in detail["shape"]]
-        self.scale, self.zero = detail.get("quantization", (0.0, 0))
+        self.graph = RawGraph(content, threads=1)
+        self.dtype, self.shape = self.graph.input_dtype, self.graph.input_shape
+        self.scale, self.zero = self.graph.input_scale, self.graph.input_zero
         self.inputs: list[np.ndarray] = []
 
     @property
@@ -496,9 +493,9 @@ class _Invoker:
 
     def __call__(self, i: int) -> float:
         """One timed invoke on input ``i`` (cycled), in ms."""
-        self.interp.set_tensor(self.index, self.inputs[i % len(self.inputs)])
+        self.graph.set_input(self.inputs[i % len(self.inputs)])
         start = time.perf_counter()
-        self.interp.invoke()
+        self.graph.invoke()
         return (time.perf_counter() - start) * 1000.0
 
 

@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_runtime.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -62,3 +64,28 @@ def load_interpreter(model: str | Path | bytes, threads: int | None = None) -> t
         raise ModelError(f"{where}: not a usable TFLite model ({first})") from err
     log.info("TFLite runtime: %s", runtime)
     return interp, runtime
+
+
+class RawGraph:
+    """A ``.tflite`` graph fed one input tensor as it is: for timing a hand model or a peak probe.
+
+    Classifier files open through :func:`edge_runtime.model_file.open_model`
+    (which checks their description) and the hand pipeline through
+    :mod:`edge_runtime.landmarks`; this is the one door for a bare graph,
+    so the benchmarks never reach for an interpreter class themselves.
+    """
+
+    def __init__(self, model: str | Path | bytes, threads: int | None = 1) -> None:
+        self.interp, self.runtime = load_interpreter(model, threads)
+        detail = self.interp.get_input_details()[0]
+        self.input_index = detail["index"]
+        self.input_shape = [int(v) for v in detail["shape"]]
+        self.input_dtype = np.dtype(detail["dtype"])
+        scale, zero = detail.get("quantization", (0.0, 0))
+        self.input_scale, self.input_zero = float(scale), int(zero)
+
+    def set_input(self, x: np.ndarray) -> None:
+        self.interp.set_tensor(self.input_index, x)
+
+    def invoke(self) -> None:
+        self.interp.invoke()
