@@ -14,7 +14,7 @@ help:
 	@echo "make test   - run the test suite (what .ci/run calls)"
 	@echo "make leakage - the seed's augment-then-split next to signedge's split, on the demo data"
 	@echo "make pi-check - install [edge] into an emulated Raspberry Pi 4/5, recognize a real video and enroll a word there"
-	@echo "make venv   - only create $(VENV) and install signedge[train,mediapipe,web,dev,quantize]"
+	@echo "make venv   - only create $(VENV) and install signedge[train,mediapipe,web,dev,quantize,cluster]"
 
 venv: $(STAMP)
 
@@ -24,7 +24,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,mediapipe,web,dev,quantize]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,mediapipe,web,dev,quantize,cluster]'
 	$(BIN)/python -m pip uninstall -q -y opencv-python-headless
 	$(BIN)/python -m pip install -q -c constraints.txt --force-reinstall --no-deps opencv-contrib-python
 	$(BIN)/python -c "import cv2, tensorflow, mediapipe, ai_edge_litert, onnxruntime; print('environment ready: cv2', cv2.__version__)"

@@ -37,7 +37,7 @@ from typing import Sequence
 
 from edge_runtime.cli.common import EXIT_FAILED, parser, run, setup_logging
 from train.cli.landmarks import NO_DEFAULT, add_landmark_arguments, backend_settings
-from train.extract.config import FILE_COLUMNS, LABEL_COLUMNS, LABEL_SOURCES, ExtractConfig
+from train.extract.config import ENGINES, FILE_COLUMNS, LABEL_COLUMNS, LABEL_SOURCES, ExtractConfig
 from train.extract.job import ExtractSummary, extract
 from train.text import format_table, percent
 
@@ -93,7 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = add_landmark_arguments(p)
     b.add_argument("--max-width", type=int, metavar="W",
                    help="downscale wider frames to W pixels, keeping the aspect (default: full size)" + NO_DEFAULT)
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="videos processed in parallel")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="videos processed in parallel (processes here, or Ray actors with --engine ray)")
+    c = p.add_argument_group("cluster")
+    c.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: a process pool on this machine; ray: actors on a Ray cluster (pip install "
+                        "'signedge[cluster]'); video paths and OUT_DIR must then be on storage every node sees")
+    c.add_argument("--address", default=None, metavar="auto|HOST:PORT",
+                   help="with --engine ray: the cluster to join (auto: the one this machine belongs to, "
+                        "e.g. after `ray start`; default: start a Ray instance on this machine)" + NO_DEFAULT)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -106,6 +114,7 @@ def _main(argv: Sequence[str] | None) -> int:
         manifest=args.manifest, label_from=args.label_from, separator=args.separator,
         file_column=args.file_column, label_column=args.label_column, signer=args.signer,
         workers=args.workers, max_width=args.max_width, progress=not args.no_progress,
+        engine=args.engine, address=args.address,
     )
     summary = extract(config)
     print(summary_text(summary))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LABEL_SOURCES = ("folder", "stem", "stem-suffix")
+ENGINES = ("local", "ray")  # local: a process pool on this machine; ray: actors on a Ray cluster
 FILE_COLUMNS = ("file", "path", "video", "filename")
 LABEL_COLUMNS = ("label", "word", "gloss", "sign", "class")
 
@@ -41,3 +42,5 @@ class ExtractConfig:
     workers: int = 1
     max_width: int | None = None
     progress: bool = True
+    engine: str = "local"
+    address: str | None = None  # ray: "auto", "HOST:PORT", or None = start a Ray instance on this machine

@@ -8,19 +8,20 @@ lists only good recordings); none of that is about reading one video.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from tqdm import tqdm
 
 from edge_runtime.dataset import ManifestRow, load_recording, save_recording
 from edge_runtime.errors import DatasetError, SignedgeError
-from train.extract.config import BackendSettings, ExtractConfig
+from train.extract.config import ENGINES, BackendSettings, ExtractConfig
 from train.extract.folder import check_dataset_compatible, scan_recordings, write_dataset
 from train.extract.plan import VideoJob, plan_jobs
 from train.extract.video import extract_recording, probe_backend
@@ -54,10 +55,10 @@ class ExtractSummary:
 
 
 def extract_one(job: VideoJob, out_dir: Path, backend_settings: BackendSettings,
-                max_width: int | None) -> VideoResult:
+                max_width: int | None, backend: Any = None) -> VideoResult:
     """Worker entry point: one video → one saved recording, or a failed result with its one-line reason."""
     try:
-        rec = extract_recording(job, backend_settings, max_width)
+        rec = extract_recording(job, backend_settings, max_width, backend)
         if rec.hand_frames == 0:
             return VideoResult(job, "failed", rec.num_frames, 0, f"no hand found in any of its {rec.num_frames} "
                                                                    f"frames; nothing saved")
@@ -94,6 +95,11 @@ def existing_result(job: VideoJob, out_dir: Path, backend: str, model_sha256: st
 
 
 def _run_jobs(todo: list[VideoJob], config: ExtractConfig) -> Iterable[VideoResult]:
+    if config.engine == "ray":
+        from train.extract.ray_engine import run_on_ray
+
+        yield from run_on_ray(todo, config)
+        return
     if config.workers <= 1 or len(todo) <= 1:
         for job in todo:
             yield extract_one(job, config.out_dir, config.backend, config.max_width)
@@ -114,6 +120,19 @@ def extract(config: ExtractConfig) -> ExtractSummary:
     """Extract every planned video into OUT_DIR; input problems raise before OUT_DIR is touched."""
     if config.workers < 1:
         raise SignedgeError(f"--workers must be at least 1, got {config.workers}")
+    if config.engine not in ENGINES:
+        raise SignedgeError(f"unknown engine {config.engine!r} (choose from {', '.join(ENGINES)})")
+    if config.address is not None and config.engine != "ray":
+        raise SignedgeError("--address goes with --engine ray")
+    with contextlib.ExitStack() as stack:
+        if config.engine == "ray":  # first: an unreachable cluster is one line within seconds
+            from train.extract.ray_engine import ray_session
+
+            stack.enter_context(ray_session(config.address))
+        return _extract(config)
+
+
+def _extract(config: ExtractConfig) -> ExtractSummary:
     if config.max_width is not None and config.max_width < 16:
         raise SignedgeError(f"--max-width must be at least 16 pixels, got {config.max_width}")
     jobs = plan_jobs(config)

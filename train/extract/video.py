@@ -8,6 +8,8 @@ carries over from one clip to the next.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edge_runtime.capture import VideoFileSource
@@ -20,11 +22,21 @@ from train.extract.config import BackendSettings
 from train.extract.plan import VideoJob
 
 
-def extract_recording(job: VideoJob, backend_settings: BackendSettings, max_width: int | None) -> Recording:
-    """Run the landmark backend over every frame of one video (a fresh backend: tracking starts anew)."""
+def extract_recording(job: VideoJob, backend_settings: BackendSettings, max_width: int | None,
+                      backend: Any = None) -> Recording:
+    """Run the landmark backend over every frame of one video; tracking starts anew.
+
+    Without ``backend`` a fresh one is opened and closed; a long-lived worker
+    (the Ray engine's actor) passes its own, which is ``reset()`` first, so
+    the models load once per worker and the numbers are those of a fresh one.
+    """
     with VideoFileSource(job.video, max_width=max_width) as source:
-        backend = open_backend(backend_settings.name, backend_settings.model, threads=backend_settings.threads,
-                               max_hands=backend_settings.max_hands)
+        own = backend is None
+        if own:
+            backend = open_backend(backend_settings.name, backend_settings.model, threads=backend_settings.threads,
+                                   max_hands=backend_settings.max_hands)
+        else:
+            backend.reset()
         try:
             landmarks, present, score = [], [], []
             last_ms = -1
@@ -37,7 +49,8 @@ def extract_recording(job: VideoJob, backend_settings: BackendSettings, max_widt
                 score.append(hands.score)
             sha = backend.model_sha256
         finally:
-            backend.close()
+            if own:
+                backend.close()
         width, height = source.width, source.height
         rec = Recording(
             landmarks=np.asarray(landmarks, np.float32).reshape(-1, NUM_HANDS, NUM_POINTS, 3),

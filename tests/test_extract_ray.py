@@ -1,0 +1,122 @@
+"""sign-extract --engine ray on a real (local) Ray cluster: a head and a second node on this machine."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from train.cli.extract import main
+
+RAY_START_TIMEOUT_S = 90
+
+
+def _ray_cli() -> str:
+    if importlib.util.find_spec("ray") is None:  # not imported here: Ray reads its auth settings at import
+        pytest.skip("needs the cluster extra: pip install 'signedge[cluster]'")
+    ray = Path(sys.executable).with_name("ray")
+    if not ray.is_file():
+        pytest.skip(f"no ray command next to {sys.executable}")
+    return str(ray)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ray start --head`` plus a second node joining it (1 CPU each), stopped afterwards, all bounded in time."""
+    ray = _ray_cli()
+    address = f"127.0.0.1:{_free_port()}"
+    # Ray 2.5x+ starts clusters with token authentication: every node and the driver (this process) share one.
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+    saved = {key: os.environ.get(key) for key in auth}
+    os.environ.update(auth)
+    env = dict(os.environ)
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    try:
+        subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", address.split(":")[1],
+                        "--include-dashboard", "false", *common], check=True, capture_output=True, env=env,
+                       timeout=RAY_START_TIMEOUT_S)
+        subprocess.run([ray, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common], check=True,
+                       capture_output=True, env=env, timeout=RAY_START_TIMEOUT_S)
+        yield address
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=RAY_START_TIMEOUT_S)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _extract(*args: str) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return int(done.value.code or 0)
+
+
+def _sign_extract(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command in its own process, as a user runs it against a cluster (with the cluster's token in the env)."""
+    return subprocess.run([str(Path(sys.executable).with_name("sign-extract")), *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_two_ray_workers_on_two_nodes_write_the_local_engines_bytes(
+        ray_cluster: str, hand_task: Path, ksl_videos: list[Path], tmp_path: Path) -> None:
+    videos = tmp_path / "videos" / "sign"
+    videos.mkdir(parents=True)
+    for video in ksl_videos[:3]:
+        shutil.copy(video, videos / video.name)
+    (videos / "broken.mp4").write_bytes(b"not a video")  # reported, never stops the batch
+    flags = ["--hand-model", str(hand_task), "--max-width", "320", "--no-progress", "--workers", "2"]
+    assert _extract(str(tmp_path / "videos"), str(tmp_path / "local"), *flags) == 1  # 1: one video failed
+    done = _sign_extract(str(tmp_path / "videos"), str(tmp_path / "ray"), *flags, "--engine", "ray",
+                         "--address", ray_cluster)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "broken.mp4" in done.stderr and "Traceback" not in done.stderr
+    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.npz"))
+    assert len(local) == 3
+    for rel in local:
+        assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
+    assert (tmp_path / "ray" / "manifest.csv").read_bytes() == (tmp_path / "local" / "manifest.csv").read_bytes()
+    # resumable as locally: the recordings that exist and load are kept
+    again = _sign_extract(str(tmp_path / "videos"), str(tmp_path / "ray"), *flags, "--engine", "ray",
+                          "--address", ray_cluster)
+    assert again.returncode == 1 and "3 kept from an earlier run" in again.stdout
+
+
+def test_an_unreachable_address_is_one_line_and_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _ray_cli()
+    (tmp_path / "videos").mkdir()
+    code = _extract(str(tmp_path / "videos"), str(tmp_path / "out"), "--hand-model", str(tmp_path / "h.task"),
+                    "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}")
+    err = capsys.readouterr().err
+    assert code != 0 and "cannot reach the Ray cluster" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_address_without_the_ray_engine_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "videos").mkdir()
+    assert _extract(str(tmp_path / "videos"), str(tmp_path / "out"), "--hand-model", str(tmp_path / "h.task"),
+                    "--address", "auto") != 0
+    assert "--address goes with --engine ray" in capsys.readouterr().err
+
+
+def test_the_local_engine_never_imports_ray() -> None:
+    code = ("import sys, train.cli.extract, train.extract.job; "
+            "assert not any(m == 'ray' or m.startswith('ray.') for m in sys.modules), 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

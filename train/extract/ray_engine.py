@@ -1,0 +1,143 @@
+"""``sign-extract --engine ray``: the same videos → recordings job, run by actors on a Ray cluster.
+
+Why Ray Data and actors rather than our own workers: a corpus of hundreds of
+thousands of videos needs scheduling across machines, retries when a node
+dies and back-pressure, which Ray Data already does. Each actor opens the
+landmark backend once and reuses it for every video it gets (``reset()``
+between videos, so the numbers are a fresh backend's); an actor that dies
+(or its node) is restarted by Ray Data and its video retried; a litert backend's
+models therefore load once per worker, not once per video (MediaPipe Tasks
+cannot be reset, so that backend is opened per video, as locally).
+
+The division of work is the local engine's: the driver plans, resumes and
+writes the manifest last; a worker only turns one video into one recording
+file (written atomically under OUT_DIR, which every node must see at the same
+path) or a one-line failure. Nothing here imports Ray unless ``--engine ray``
+is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from edge_runtime.errors import SignedgeError
+from train.extract.config import BackendSettings, ExtractConfig
+from train.extract.plan import VideoJob
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install 'signedge[cluster]'"
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise SignedgeError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
+    return ray
+
+
+def _reachable(address: str) -> None:
+    """HOST:PORT answers a TCP connect within a few seconds, or one clear error (ray.init would wait much longer)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise SignedgeError(f"--address must be auto or HOST:PORT (a Ray head's GCS address), got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as err:
+        raise SignedgeError(f"cannot reach the Ray cluster at {address} ({err.strerror or err}); is `ray start "
+                            f"--head` running there?") from err
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Connect to ``address`` (``auto``: the cluster this machine belongs to; None: start one here), then leave."""
+    ray = _ray()
+    if address not in (None, "auto"):
+        _reachable(address)
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    if address is None:
+        kwargs["include_dashboard"] = False
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise SignedgeError(f"cannot connect to the Ray cluster at {address}: {first}") from err
+    try:
+        resources = ray.cluster_resources()
+        log.info("ray: %d node(s), %g CPUs", len(ray.nodes()), resources.get("CPU", 0))
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _job_row(job: VideoJob) -> dict[str, str]:
+    row = asdict(job)
+    row["video"] = str(job.video)
+    return row
+
+
+class _Extractor:
+    """One Ray actor: a landmark backend opened once, then one video per call."""
+
+    def __init__(self, out_dir: str, settings: dict[str, Any], max_width: int | None) -> None:
+        from edge_runtime.landmarks import open_backend
+
+        self.out_dir = Path(out_dir)
+        self.settings = BackendSettings(**settings)
+        self.max_width = max_width
+        self.node = socket.gethostname()
+        self.backend = None
+        if self.settings.name == "litert":  # resettable: load the models once for every video of this worker
+            self.backend = open_backend(self.settings.name, self.settings.model, threads=self.settings.threads,
+                                        max_hands=self.settings.max_hands)
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        from train.extract.job import extract_one
+
+        job = VideoJob(**{**row, "video": Path(row["video"])})
+        if not os.access(job.video, os.R_OK):
+            return {"rel": job.rel, "status": "failed", "frames": 0, "hand_frames": 0,
+                    "error": f"{job.video}: not readable on node {self.node} (is it on storage every node sees?)"}
+        result = extract_one(job, self.out_dir, self.settings, self.max_width, self.backend)
+        return {"rel": job.rel, "status": result.status, "frames": result.frames,
+                "hand_frames": result.hand_frames, "error": result.error}
+
+
+def run_on_ray(todo: list[VideoJob], config: ExtractConfig) -> Iterable[Any]:
+    """Every job through ``config.workers`` actors of the connected cluster; results as they finish."""
+    from train.extract.job import VideoResult
+
+    ray = _ray()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines; our summary says what ran
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # ours counts videos; Ray's would count blocks
+    context.print_on_execution_start = False
+    by_rel = {job.rel: job for job in todo}
+    dataset = ray.data.from_items([_job_row(job) for job in todo], override_num_blocks=max(1, len(todo)))
+    done = dataset.map(
+        _Extractor,
+        fn_constructor_kwargs={"out_dir": str(config.out_dir), "settings": asdict(config.backend),
+                               "max_width": config.max_width},
+        compute=ray.data.ActorPoolStrategy(size=min(config.workers, len(todo))), num_cpus=1,
+    )
+    rows = iter(done.iter_rows())
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as err:  # Ray's own errors vary (a lost node, a dead actor past its retries, a bad option)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+            raise SignedgeError(f"the Ray job stopped: {first} (recordings written so far are kept; run the same "
+                                "command again to resume)") from err
+        yield VideoResult(by_rel[row["rel"]], str(row["status"]), int(row["frames"]), int(row["hand_frames"]),
+                          str(row["error"] or ""))
