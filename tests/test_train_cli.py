@@ -225,3 +225,21 @@ def test_confusion_plot_names_classes_only_when_a_font_has_their_glyphs(tmp_path
     named = plot_confusion(tmp_path / "cm.png", np.array([[2, 1], [0, 3]]), list(WORDS[:2]), "title")
     assert named == (font_for(list(WORDS[:2])) is not None)
     assert (tmp_path / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stream_reads_batches_from_disk_and_trains_the_same_model(data, first_run, tmp_path, capsys, monkeypatch):
+    from edge_runtime import dataset as dataset_module
+
+    loads = []
+    real_load = dataset_module.Dataset.load
+    monkeypatch.setattr(dataset_module.Dataset, "load", lambda self, i: loads.append(i) or real_load(self, i))
+    code, _, err = sign_train(capsys, data, "-o", tmp_path / "streamed", *FAST, "--stream")
+    assert code == 0, err
+    whole = json.loads((first_run[0] / "model_card.json").read_text())
+    streamed = json.loads((tmp_path / "streamed" / "model_card.json").read_text())
+    assert streamed["training"]["stream"] is True and whole["training"]["stream"] is False
+    assert streamed["split"] == whole["split"]  # the same guarded split, from the manifest alone
+    assert streamed["metrics"]["test"]["accuracy"] == pytest.approx(whole["metrics"]["test"]["accuracy"], abs=0.1)
+    assert streamed["fit"]["augmentations_applied"] == whole["fit"]["augmentations_applied"]
+    n = len(Dataset(data))
+    assert len(loads) > 2 * n  # every epoch read its training recordings again: nothing was held

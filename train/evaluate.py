@@ -27,7 +27,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from export.formats import DEFAULT_CALIBRATION
 from train.exclusions import Exclusions
-from train.fit import FitResult, Loaded, Report, TrainConfig, fit_split
+from train.fit import FeatureBatches, FitResult, Loaded, Report, TrainConfig, fit_split
 from train.splits import Split, check_disjoint, choose_mode, describe, holdout_split, kfold_splits, unit_key
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,11 @@ class Evaluation:
                 f"measured on the {self.measured_on}")
 
 
-def predict_proba(model: Any, X: np.ndarray) -> np.ndarray:
-    """Class probabilities [n, C] for X [n, T, F]."""
+def predict_proba(model: Any, X: "np.ndarray | FeatureBatches") -> np.ndarray:
+    """Class probabilities [n, C] for X [n, T, F] (or its batches, read from disk when streaming)."""
+    if isinstance(X, FeatureBatches):
+        parts = [predict_proba(model, X[b][0]) for b in range(len(X))]
+        return np.concatenate(parts) if parts else np.zeros((0, int(model.output_shape[-1])), np.float32)
     if not len(X):
         return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
     # Direct calls in inference mode instead of model.predict: no tf.function per fold model to retrace.
@@ -85,7 +88,7 @@ def predict_proba(model: Any, X: np.ndarray) -> np.ndarray:
     return np.concatenate(probs).astype(np.float32)
 
 
-def predict(model: Any, X: np.ndarray) -> np.ndarray:
+def predict(model: Any, X: "np.ndarray | FeatureBatches") -> np.ndarray:
     """Class indices predicted for X [n, T, F]."""
     return np.argmax(predict_proba(model, X), axis=-1).astype(np.int64)
 
@@ -126,7 +129,7 @@ def holdout(loaded: Loaded, cfg: TrainConfig, report: Report | None = None, spli
     split = split or plan_holdout(loaded, cfg)
     result = fit_split(loaded, split, cfg, report)
     y = loaded.y
-    test = Evaluation(loaded.labels, y[split.test], predict(result.model, loaded.features(split.test)),
+    test = Evaluation(loaded.labels, y[split.test], predict(result.model, loaded.validation(split.test, 256)),
                       describe(loaded.rows, split, "test"))
     return Holdout(split, result, test)
 
@@ -407,7 +410,7 @@ def cross_validate(loaded: Loaded, cfg: TrainConfig, report: Report | None = Non
         held = split.units(loaded.rows, "test")
         log.info("fold %d/%d: testing on %s", split.fold + 1, len(splits), ", ".join(held))
         fitted = fit_split(loaded, split, cfg, report, prefix=f"fold {split.fold + 1}/{len(splits)} ")
-        X_test = loaded.features(split.test)
+        X_test = loaded.validation(split.test, 256)
         probs = predict_proba(fitted.model, X_test)
         pred = np.argmax(probs, axis=-1).astype(np.int64)
         evaluation = Evaluation(loaded.labels, y[split.test], pred, describe(loaded.rows, split, "test"))
@@ -421,7 +424,8 @@ def cross_validate(loaded: Loaded, cfg: TrainConfig, report: Report | None = Non
         if export_formats:
             from train.fold_export import export_fold
 
-            exported = export_fold(fitted.model, loaded, split, export_formats, X_test, y[split.test], probs,
+            X_array = loaded.features(split.test) if isinstance(X_test, FeatureBatches) else X_test
+            exported = export_fold(fitted.model, loaded, split, export_formats, X_array, y[split.test], probs,
                                    calibration=calibration, seed=cfg.seed)
         result.folds.append(FoldResult(split.fold, held, evaluation, fitted.best_epoch, fitted.epochs_run, audited,
                                        exported))

@@ -77,6 +77,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_weights: bool = True
     strategy: str = "default"  # default | mirrored
+    stream: bool = False  # read recordings from disk per batch instead of holding them all (flat memory)
     init_from: str | None = None
     # What is left out of training (train.exclusions) and the cross-validation's export check (train.fold_export).
     exclude_flagged: str | None = None
@@ -135,13 +136,19 @@ class TrainConfig:
 
 @dataclass
 class Loaded:
-    """A dataset read once: its rows, every recording, the class names (sorted) and the spec."""
+    """A dataset read once: its rows, every recording, the class names (sorted) and the spec.
+
+    With ``stream`` the recordings are a :class:`RecordingStore` (read from
+    disk on each access) and validation/test features come in batches
+    (:meth:`batches`), so memory stays flat however many recordings there are.
+    """
 
     dataset: Dataset
     rows: list[ManifestRow]
-    recordings: list[Recording]
+    recordings: Sequence[Recording]
     labels: list[str]
     spec: FeatureSpec
+    stream: bool = False
 
     @property
     def y(self) -> np.ndarray:
@@ -155,17 +162,80 @@ class Loaded:
             out[k] = self.spec.model_input(self.recordings[i].hands)
         return out
 
+    def validation(self, indices: Sequence[int], batch_size: int) -> "np.ndarray | FeatureBatches":
+        """What validation (or a test pass) reads: an array, or batches from disk when streaming."""
+        return FeatureBatches(self, indices, batch_size) if self.stream else self.features(indices)
 
-def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress: bool = False) -> Loaded:
+
+class RecordingStore(Sequence[Recording]):
+    """A dataset's recordings, each read and trimmed to the sign when asked for (nothing kept in memory)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return trim_to_sign(self.dataset.load(int(index)))
+
+
+class HandsView(Sequence[HandSequence]):
+    """The hands of chosen recordings, read lazily (the training part of a split, when streaming)."""
+
+    def __init__(self, recordings: Sequence[Recording], indices: Sequence[int]) -> None:
+        self.recordings, self.indices = recordings, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        return self.recordings[self.indices[int(k)]].hands
+
+
+class FeatureBatches(keras.utils.PyDataset):
+    """Un-augmented model input of chosen rows, one batch at a time (validation and test when streaming)."""
+
+    def __init__(self, loaded: Loaded, indices: Sequence[int], batch_size: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.loaded, self.indices, self.batch_size = loaded, list(indices), int(batch_size)
+        self.y = loaded.y[self.indices] if self.indices else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        part = slice(batch * self.batch_size, (batch + 1) * self.batch_size)
+        return self.loaded.features(self.indices[part]), self.y[part]
+
+
+STREAM_CHECK = 100  # recordings a streaming load reads up front (the pose check): the rest is read when trained on
+
+
+def load_dataset(folder: str | Path, spec: FeatureSpec = DEFAULT_SPEC, progress: bool = False,
+                 stream: bool = False) -> Loaded:
     """Read, validate and trim to the sign every recording of a dataset folder (one clear error on the first
-    bad one, or when the spec needs a body pose that no recording keeps)."""
+    bad one, or when the spec needs a body pose that no recording keeps).
+
+    ``stream``: keep only the manifest in memory; recordings are read from disk when a batch needs them (a bad
+    recording is then an error when it is reached, not up front).
+    """
     ds = Dataset(folder)
-    recs = [trim_to_sign(ds.load(i)) for i in tqdm(range(len(ds)), desc="recordings", unit="rec", disable=not progress,
-                                     leave=False)]
-    if POSE in spec.needs and all(rec.pose is None for rec in recs):
+    if stream:
+        recs: Sequence[Recording] = RecordingStore(ds)
+        checked = [recs[i] for i in range(min(len(ds), STREAM_CHECK))]
+    else:
+        recs = [trim_to_sign(ds.load(i)) for i in tqdm(range(len(ds)), desc="recordings", unit="rec",
+                                                       disable=not progress, leave=False)]
+        checked = list(recs)
+    if POSE in spec.needs and all(rec.pose is None for rec in checked):
         raise DatasetError(f"{ds.folder}: feature spec {spec.id} needs a body pose, but no recording keeps one "
                            "(import it with sign-import from files with 'pose')")
-    return Loaded(ds, list(ds.rows), recs, ds.labels, spec)
+    return Loaded(ds, list(ds.rows), recs, ds.labels, spec, stream)
 
 
 def resolve_model(cfg: TrainConfig, loaded: Loaded) -> TrainConfig:
@@ -211,7 +281,7 @@ class TrainSequence(keras.utils.PyDataset):
         super().__init__(workers=1, use_multiprocessing=False)
         if len(raws) != len(y) or not len(raws):
             raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
-        self.raws = list(raws)
+        self.raws = raws if isinstance(raws, HandsView) else list(raws)  # a HandsView reads from disk per batch
         self.y = np.asarray(y, dtype=np.int64)
         self.spec = spec
         self.augmenter = augmenter
@@ -327,7 +397,7 @@ def new_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int) -> keras.Mo
 
 
 def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[HandSequence] | np.ndarray,
-        y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, report: Report | None = None,
+        y_train: np.ndarray, X_val: "np.ndarray | FeatureBatches", y_val: np.ndarray, report: Report | None = None,
         prefix: str = "") -> FitResult:
     """Train one model, early-stopping on plain (never augmented) validation features.
 
@@ -361,7 +431,8 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
     ]
     weights = class_weights(y_train, num_classes) if cfg.class_weights else None
     start = time.perf_counter()
-    history = model.fit(**fit_data, validation_data=(X_val, y_val), epochs=cfg.epochs, callbacks=callbacks,
+    validation = X_val if isinstance(X_val, FeatureBatches) else (X_val, y_val)
+    history = model.fit(**fit_data, validation_data=validation, epochs=cfg.epochs, callbacks=callbacks,
                         class_weight=weights, verbose=0)
     seconds = time.perf_counter() - start
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -375,6 +446,7 @@ def fit_split(loaded: Loaded, split: Split, cfg: TrainConfig, report: Report | N
               prefix: str = "") -> FitResult:
     """Train on a split's training part, early-stopping on its validation part (never on test)."""
     y = loaded.y
-    raws = [loaded.recordings[i].hands for i in split.train]
-    return fit(cfg, loaded.spec, len(loaded.labels), raws, y[split.train], loaded.features(split.val),
-               y[split.val], report=report, prefix=prefix)
+    raws = (HandsView(loaded.recordings, split.train) if loaded.stream
+            else [loaded.recordings[i].hands for i in split.train])
+    return fit(cfg, loaded.spec, len(loaded.labels), raws, y[split.train],
+               loaded.validation(split.val, max(cfg.batch_size, 64)), y[split.val], report=report, prefix=prefix)

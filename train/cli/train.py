@@ -104,6 +104,9 @@ def build_parser() -> Any:
     p.add_argument("--no-class-weights", action="store_true", help="do not weight rare classes up")
     p.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                    help="tf.distribute strategy (mirrored: all local GPUs)")
+    p.add_argument("--stream", action="store_true",
+                   help="read recordings from disk batch by batch instead of loading them all first: memory stays "
+                        "flat as the dataset grows (a corpus); each epoch then reads the training files again")
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from a previous run's weights (labels must match)")
     p.add_argument("--audit-leakage", action="store_true",
                    help="also train the seed's way (16x augment, then random split) and compare")
@@ -189,7 +192,7 @@ def make_config(args: Any) -> Any:
                        gce_q=args.gce_q, seed=args.seed,
                        split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        folds=folds, augment=augment, class_weights=not args.no_class_weights,
-                       strategy=args.strategy, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
+                       strategy=args.strategy, stream=args.stream, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
                        exclude_signers=exclude_signers, export_check=args.export_check,
                        calibration=args.calibration, head=args.head, embedding=args.embedding,
                        margin=_margin(args), background=args.background)
@@ -269,7 +272,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.exclusions import load_exclusions
     from train.models import build_model
 
-    loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet)
+    loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet, stream=cfg.stream)
     cfg = fit.resolve_model(cfg, loaded)  # printed with the split, once every input is checked (one error line)
     exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
     if exclusions:
