@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -73,16 +72,22 @@ class ScaleConfig:
 
 # ---------------------------------------------------------------- children: one measurement per fresh process
 
-def _rss_mb() -> float:
-    """The current resident set (VmRSS), so a step's own memory can be told from the interpreter's."""
+def _status_mb(key: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def _rss_mb() -> float:
+    """The current resident set (VmRSS), so a step's own memory can be told from the interpreter's."""
+    return _status_mb("VmRSS")
+
+
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak resident set (VmHWM). Not ``ru_maxrss``: a forked child keeps its parent's high-water
+    mark across exec, so every child would report the parent's (growing) memory."""
+    return _status_mb("VmHWM")
 
 
 def disk_use(folder: Path) -> dict[str, Any]:
