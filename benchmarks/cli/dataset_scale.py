@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 example:
   sign-synth /tmp/scale/src --signers 6 --per-word 5 --no-progress
-  taskset -c 1 sign-datascale /tmp/scale/src --work /tmp/scale/work --drop-caches --load-limit 20000 \\
+  taskset -c 1 sign-datascale /tmp/scale/src --work /tmp/scale/work --drop-caches --load-limit 100000 \\
       --out benchmarks/results/dataset_scale
 
 The source's recordings are copied under new ids (and N / --per-signer synthetic signers) until the dataset
