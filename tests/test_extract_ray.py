@@ -97,6 +97,13 @@ def test_two_ray_workers_on_two_nodes_write_the_local_engines_bytes(
     again = _sign_extract(str(tmp_path / "videos"), str(tmp_path / "ray"), *flags, "--engine", "ray",
                           "--address", ray_cluster)
     assert again.returncode == 1 and "3 kept from an earlier run" in again.stdout
+    # a manifest path no node can read is named, per file; the others still get done
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text(f"file,label\nsign/{ksl_videos[0].name},a\nsign/gone.mp4,b\n", encoding="utf-8")
+    listed = _sign_extract(str(tmp_path / "videos"), str(tmp_path / "listed"), *flags, "--engine", "ray",
+                           "--address", ray_cluster, "--manifest", str(manifest))
+    assert listed.returncode == 1 and "gone.mp4: not readable on node" in listed.stderr
+    assert len(list((tmp_path / "listed").rglob("*.npz"))) == 1
 
 
 def test_an_unreachable_address_is_one_line_and_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
