@@ -16,21 +16,30 @@ from edge_runtime.segment import sign_span
 from edge_runtime.spec import FeatureSpec
 
 
-def trim_to_sign(rec: Recording) -> Recording:
+def trim_to_sign(rec: Recording, span: tuple[int, int] | None = None) -> Recording:
     """The frames of the sign, cut as the device's segmenter cuts a live stream.
 
     A recording holds rest frames (no hands, or hands still) around the sign;
     the device never classifies those. Training, validation and export checks
     all see exactly what the device will see. Where the segmenter finds no
-    sign (hands still throughout), the whole recording is kept.
+    sign (hands still throughout), the whole recording is kept. ``span``: a
+    cut found earlier with :func:`sign_span_of` (a streaming reader keeps the
+    spans, two integers a recording, so it cuts each epoch without re-running
+    the segmenter).
     """
-    span = sign_span(rec.hands, rec.fps)
-    if span is None:
-        return rec
+    span = sign_span_of(rec) if span is None else span
     start, stop = span
+    if (start, stop) == (0, rec.num_frames):
+        return rec
     pose = None if rec.pose is None else rec.pose[start:stop]
     return dataclasses.replace(rec, landmarks=rec.landmarks[start:stop], present=rec.present[start:stop],
                                score=rec.score[start:stop], pose=pose)
+
+
+def sign_span_of(rec: Recording) -> tuple[int, int]:
+    """``[start, stop)`` of the sign in ``rec`` (the whole recording when the segmenter finds none)."""
+    span = sign_span(rec.hands, rec.fps)
+    return (0, rec.num_frames) if span is None else span
 
 
 def load_features(dataset: Dataset | str | Path, files: Sequence[str] | None, spec: FeatureSpec,

@@ -32,7 +32,7 @@ from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.hands import HandSequence
 from edge_runtime.spec import DEFAULT_SPEC, POSE, FeatureSpec, check_same
 from export.formats import DEFAULT_CALIBRATION
-from host.features import trim_to_sign
+from host.features import sign_span_of, trim_to_sign
 from host.layers import LateDropoutSwitch  # importing host.layers also registers the custom layers for loading
 from host.losses import DEFAULT_GCE_Q, LOSSES, make_loss
 from host.run_folder import ModelCard, RunFolder
@@ -168,10 +168,15 @@ class Loaded:
 
 
 class RecordingStore(Sequence[Recording]):
-    """A dataset's recordings, each read and trimmed to the sign when asked for (nothing kept in memory)."""
+    """A dataset's recordings, each read and trimmed to the sign when asked for.
+
+    Only each recording's sign span (two integers) is kept after its first
+    read, so later epochs cut without re-running the segmenter.
+    """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
+        self.spans: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -179,7 +184,11 @@ class RecordingStore(Sequence[Recording]):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        return trim_to_sign(self.dataset.load(int(index)))
+        i = int(index)
+        rec = self.dataset.load(i)
+        if i not in self.spans:
+            self.spans[i] = sign_span_of(rec)
+        return trim_to_sign(rec, self.spans[i])
 
 
 class HandsView(Sequence[HandSequence]):
