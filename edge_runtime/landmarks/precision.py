@@ -16,6 +16,7 @@ A derived bundle is named after its source: ``hand_landmarker_int8.task``,
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 PRECISIONS = ("f32", "f16", "int8")
@@ -53,9 +54,9 @@ def precision_bundle(float_bundle: str | Path, precision: str, backend: str = "l
     return path
 
 
-def add_precision_argument(p: object) -> None:
+def add_precision_argument(p: argparse._ActionsContainer) -> None:
     """``--landmark-precision`` for every command that runs the hand models (an argparse parser or group)."""
-    p.add_argument("--landmark-precision", choices=PRECISIONS, default=DEFAULT_PRECISION,  # type: ignore[attr-defined]
+    p.add_argument("--landmark-precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                    help="run the hand models at this precision: f32 (the float bundle), f16 (float16 compute "
                         "where the CPU has it: Pi 5) or int8 (quantized; see sign-parity --precision for what it "
                         "keeps); the derived bundle sits next to --hand-model, made by sign-models --precision")
