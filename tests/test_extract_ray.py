@@ -73,14 +73,20 @@ def _sign_extract(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600)
 
 
+def _video_folder(tmp_path: Path, videos: list[Path]) -> Path:
+    """VIDEO_DIR/sign/<the given videos>: one label, as sign-extract's folder mode reads it."""
+    folder = tmp_path / "videos" / "sign"
+    folder.mkdir(parents=True)
+    for video in videos:
+        shutil.copy(video, folder / video.name)
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.shared
 def test_two_ray_workers_on_two_nodes_write_the_local_engines_bytes(
         ray_cluster: str, hand_task: Path, ksl_videos: list[Path], tmp_path: Path) -> None:
-    videos = tmp_path / "videos" / "sign"
-    videos.mkdir(parents=True)
-    for video in ksl_videos[:3]:
-        shutil.copy(video, videos / video.name)
+    videos = _video_folder(tmp_path, ksl_videos[:3])
     (videos / "broken.mp4").write_bytes(b"not a video")  # reported, never stops the batch
     flags = ["--hand-model", str(hand_task), "--max-width", "320", "--no-progress", "--workers", "2"]
     assert _extract(str(tmp_path / "videos"), str(tmp_path / "local"), *flags) == 1  # 1: one video failed
@@ -150,10 +156,7 @@ def test_a_worker_killed_mid_run_loses_no_video_and_leaves_no_half_file(
     import signal
     import time
 
-    videos = tmp_path / "videos" / "sign"
-    videos.mkdir(parents=True)
-    for video in ksl_videos[:6]:
-        shutil.copy(video, videos / video.name)
+    _video_folder(tmp_path, ksl_videos[:6])
     out = tmp_path / "ray"
     args = [str(Path(sys.executable).with_name("sign-extract")), str(tmp_path / "videos"), str(out), "--hand-model",
             str(hand_task), "--max-width", "320", "--no-progress", "--workers", "2", "--engine", "ray",
