@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from benchmarks.machine import current_rss_mb, peak_rss_mb
 from edge_runtime.errors import DatasetError, ModelError, SignedgeError
 from edge_runtime.files import sha256_file
 from edge_runtime.spec import FeatureSpec
@@ -173,41 +174,6 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         fn = float(np.sum((y_true == c) & (y_pred != c)))
         scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return float(np.mean(scores))
-
-
-def _proc_status_mb(key: str) -> float:
-    """A ``kB`` field of /proc/self/status in MB (Linux), NaN elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return float("nan")
-
-
-def current_rss_mb() -> float:
-    """Resident memory of this process now (Linux), NaN where it cannot be read."""
-    return _proc_status_mb("VmRSS")
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process's own address space.
-
-    Linux: ``VmHWM``, which starts afresh at ``exec``. Not ``ru_maxrss``: Linux
-    carries that over ``exec`` from the parent, so a worker started by a big
-    parent (a test process with TensorFlow loaded) would report the parent's
-    peak. Elsewhere ``ru_maxrss`` (bytes on macOS), the best there is.
-    """
-    hwm = _proc_status_mb("VmHWM")
-    if math.isfinite(hwm):
-        return hwm
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on Windows
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 # ------------------------------------------------------------------------------------------- the run

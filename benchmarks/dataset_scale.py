@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from benchmarks.machine import current_rss_mb, peak_rss_mb
 from edge_runtime.dataset import (
     DATASET_JSON,
     MANIFEST,
@@ -72,24 +73,6 @@ class ScaleConfig:
 
 # ---------------------------------------------------------------- children: one measurement per fresh process
 
-def _status_mb(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _rss_mb() -> float:
-    """The current resident set (VmRSS), so a step's own memory can be told from the interpreter's."""
-    return _status_mb("VmRSS")
-
-
-def _peak_mb() -> float:
-    """This process's peak resident set (VmHWM). Not ``ru_maxrss``: a forked child keeps its parent's high-water
-    mark across exec, so every child would report the parent's (growing) memory."""
-    return _status_mb("VmHWM")
-
-
 def disk_use(folder: Path) -> dict[str, Any]:
     """Allocated bytes (st_blocks * 512, as ``du``) and apparent bytes, files and folders, under ``folder``."""
     blocks = apparent = files = dirs = 0
@@ -114,7 +97,7 @@ def measure_step(step: str, folder: Path, limit: int | None = None) -> dict[str,
         from train.fit import load_dataset  # imports keras: done before the base RSS is read
     from edge_runtime.dataset import read_manifest
 
-    base = _rss_mb()
+    base = current_rss_mb()
     start = time.perf_counter()
     out: dict[str, Any] = {}
     if step == "manifest":
@@ -137,7 +120,8 @@ def measure_step(step: str, folder: Path, limit: int | None = None) -> dict[str,
         out.update(disk_use(folder))
     else:
         raise SignedgeError(f"unknown step {step!r} (known: {', '.join(STEPS)})")
-    out.update(seconds=time.perf_counter() - start, base_rss_mb=base, rss_mb=_rss_mb(), peak_rss_mb=_peak_mb())
+    out.update(seconds=time.perf_counter() - start, base_rss_mb=base, rss_mb=current_rss_mb(),
+               peak_rss_mb=peak_rss_mb())
     return out
 
 

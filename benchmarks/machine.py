@@ -8,8 +8,10 @@ imports a heavy library: versions come from the installed package metadata.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,38 @@ def header_lines(info: dict[str, Any]) -> list[str]:
     if load:
         lines.append(f"load average at start: {' / '.join(f'{v:g}' for v in load)} (1 / 5 / 15 min)")
     return lines
+
+
+def _proc_status_mb(key: str) -> float:
+    """A ``kB`` field of /proc/self/status in MB (Linux), NaN elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
+
+
+def current_rss_mb() -> float:
+    """Resident memory of this process now (Linux), NaN where it cannot be read."""
+    return _proc_status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process's own address space.
+
+    Linux: ``VmHWM``, which starts afresh at ``exec``. Not ``ru_maxrss``: Linux
+    carries that over ``exec`` from the parent, so a worker started by a big
+    parent (a test process with TensorFlow loaded) would report the parent's
+    peak. Elsewhere ``ru_maxrss`` (bytes on macOS), the best there is.
+    """
+    hwm = _proc_status_mb("VmHWM")
+    if math.isfinite(hwm):
+        return hwm
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024

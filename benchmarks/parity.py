@@ -47,7 +47,7 @@ from edge_runtime.capture import VideoFileSource
 from edge_runtime.errors import SignedgeError
 from edge_runtime.hands import NUM_HANDS
 from edge_runtime.landmarks import HandFrame
-from edge_runtime.landmarks.precision import PRECISIONS, bundle_path
+from edge_runtime.landmarks.precision import bundle_path, existing_bundles
 
 log = logging.getLogger(__name__)
 
@@ -231,16 +231,16 @@ class _Replay:
         return iter(self.frames)
 
 
-def decisions(frames: list[tuple[float, HandFrame]], aspect: float, model: Path) -> list[tuple[str, bool]]:
+def decisions(frames: list[tuple[float, HandFrame]], aspect: float, classifier: Any) -> list[tuple[str, bool]]:
     """(label, known) of every sign the classifier reports on these hands, as sign-recognize would."""
-    from edge_runtime.classifier import load_classifier
     from edge_runtime.recognizer import Recognizer
 
-    return [(e.label, e.known) for e in Recognizer(_Replay(frames, aspect), None, load_classifier(model))]
+    return [(e.label, e.known) for e in Recognizer(_Replay(frames, aspect), None, classifier)]
 
 
-def compare_video(video: Path, config: ParityConfig) -> Tally:
-    """Candidate and reference backends, fresh (tracking from the first frame), over one video."""
+def compare_video(video: Path, config: ParityConfig, classifier: Any = None) -> Tally:
+    """Candidate and reference backends, fresh (tracking from the first frame), over one video; with a
+    ``classifier`` (opened once for the run from ``config.model``), both pipelines' sign decisions too."""
     tally = Tally()
     streams: tuple[list[tuple[float, HandFrame]], list[tuple[float, HandFrame]]] = ([], [])
     with VideoFileSource(video, max_width=config.max_width) as source:
@@ -258,7 +258,7 @@ def compare_video(video: Path, config: ParityConfig) -> Tally:
                 lit_frame, lit_ms = _timed(lit, frame, ts)
                 ref_frame, ref_ms = _timed(ref, frame, ts)
                 tally.add(lit_frame, ref_frame, aspect, lit_ms, ref_ms)
-                if config.model is not None:
+                if classifier is not None:
                     streams[0].append((t, lit_frame))
                     streams[1].append((t, ref_frame))
         finally:
@@ -266,8 +266,8 @@ def compare_video(video: Path, config: ParityConfig) -> Tally:
             ref.close()
     if tally.frames == 0:
         raise SignedgeError(f"{video}: no frames could be read")
-    if config.model is not None:
-        tally.decisions = (decisions(streams[0], aspect, config.model), decisions(streams[1], aspect, config.model))
+    if classifier is not None:
+        tally.decisions = (decisions(streams[0], aspect, classifier), decisions(streams[1], aspect, classifier))
     return tally
 
 
@@ -328,8 +328,13 @@ def _table(head: list[str], body: list[list[str]]) -> str:
 def run_parity(config: ParityConfig) -> dict[str, Any]:
     """Compare the backends on every video; returns the report (per video, total, targets)."""
     rows, total = [], Tally()
+    classifier = None
+    if config.model is not None:
+        from edge_runtime.classifier import load_classifier
+
+        classifier = load_classifier(config.model)
     for video in config.videos:
-        tally = compare_video(video, config)
+        tally = compare_video(video, config, classifier)
         rows.append(tally.summary(video.name))
         total.merge(tally)
     summary = total.summary("TOTAL")
@@ -391,13 +396,8 @@ def run_speed(config: ParityConfig) -> dict[str, Any]:
 def speed_models(config: ParityConfig) -> list[tuple[str, Path]]:
     """Every litert bundle --speed times: full and lite, each at every precision whose bundle exists."""
     floats = [("full", config.hand_model)] + ([("lite", config.lite_model)] if config.lite_model else [])
-    models = []
-    for label, path in floats:
-        for precision in PRECISIONS:
-            derived = bundle_path(path, precision)
-            if derived.is_file():
-                models.append((label if precision == "f32" else f"{label} {precision}", derived))
-    return models
+    return [(label if precision == "f32" else f"{label} {precision}", derived)
+            for label, path in floats for precision, derived in existing_bundles(path)]
 
 
 def format_speed(rows: list[dict[str, Any]]) -> str:

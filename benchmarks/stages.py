@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from edge_runtime.errors import ModelError, SignedgeError
-from edge_runtime.landmarks.precision import PRECISIONS, bundle_path
+from edge_runtime.landmarks.precision import PRECISIONS, existing_bundles
 from edge_runtime.landmarks.task_file import read_task
 
 log = logging.getLogger(__name__)
@@ -310,22 +310,6 @@ def generated_frames(count: int, width: int = 640, height: int = 480, seed: int 
     return frames
 
 
-def write_video(path: Path, frames: Sequence[np.ndarray], fps: float = 30.0) -> Path:
-    """``frames`` as an mp4 (mp4v), for the pipeline table, which reads videos."""
-    import cv2
-
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise SignedgeError(f"{path}: OpenCV cannot write an mp4 video here")
-    try:
-        for frame in frames:
-            writer.write(frame)
-    finally:
-        writer.release()
-    return path
-
-
 def video_frames(video: Path, count: int, width: int = 640) -> list[np.ndarray]:
     """The first ``count`` frames of ``video`` at ``width`` pixels wide (the live pipeline's size)."""
     from edge_runtime.capture import VideoFileSource
@@ -358,10 +342,7 @@ def hand_bundles(full: Path | None, lite: Path | None) -> list[HandBundle]:
     for model, path in (("full", full), ("lite", lite)):
         if path is None:
             continue
-        for precision in PRECISIONS:
-            candidate = bundle_path(path, precision)
-            if candidate.is_file():
-                out.append(HandBundle(model, precision, candidate))
+        out += [HandBundle(model, precision, candidate) for precision, candidate in existing_bundles(path)]
     return out
 
 
@@ -478,17 +459,19 @@ class _Invoker:
         """Each frame resized to the input, RGB in 0..1 (as LiteRTHands feeds it), quantized if the input is."""
         import cv2
 
+        from edge_runtime.landmarks.litert import model_input
+        from edge_runtime.model_file import TensorInfo, quantise
+
         if len(self.shape) != 4 or self.shape[3] != 3:
             raise ModelError(f"input is {self.shape}, expected [1, H, W, 3]")
         height, width = self.shape[1], self.shape[2]
+        tensor = TensorInfo("input", self.shape, self.dtype.name, self.scale, self.zero)
         for frame in frames:
-            rgb = cv2.cvtColor(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-            x = rgb[None].astype(np.float32) / 255.0
+            x = model_input(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
             if self.dtype != np.float32:
                 if not self.scale:
                     raise ModelError(f"input is {self.dtype.name} without quantization parameters")
-                info = np.iinfo(self.dtype)
-                x = np.clip(np.round(x / self.scale + self.zero), info.min, info.max)
+                x = quantise(x, tensor)
             self.inputs.append(np.ascontiguousarray(x, dtype=self.dtype))
 
     def __call__(self, i: int) -> float:

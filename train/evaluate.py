@@ -410,7 +410,8 @@ def cross_validate(loaded: Loaded, cfg: TrainConfig, report: Report | None = Non
         held = split.units(loaded.rows, "test")
         log.info("fold %d/%d: testing on %s", split.fold + 1, len(splits), ", ".join(held))
         fitted = fit_split(loaded, split, cfg, report, prefix=f"fold {split.fold + 1}/{len(splits)} ")
-        X_test = loaded.validation(split.test, 256)
+        # the export check scores the test part through each exported file: then it is read once, as an array
+        X_test = loaded.features(split.test) if export_formats else loaded.validation(split.test, 256)
         probs = predict_proba(fitted.model, X_test)
         pred = np.argmax(probs, axis=-1).astype(np.int64)
         evaluation = Evaluation(loaded.labels, y[split.test], pred, describe(loaded.rows, split, "test"))
@@ -424,8 +425,7 @@ def cross_validate(loaded: Loaded, cfg: TrainConfig, report: Report | None = Non
         if export_formats:
             from train.fold_export import export_fold
 
-            X_array = loaded.features(split.test) if isinstance(X_test, FeatureBatches) else X_test
-            exported = export_fold(fitted.model, loaded, split, export_formats, X_array, y[split.test], probs,
+            exported = export_fold(fitted.model, loaded, split, export_formats, X_test, y[split.test], probs,
                                    calibration=calibration, seed=cfg.seed)
         result.folds.append(FoldResult(split.fold, held, evaluation, fitted.best_epoch, fitted.epochs_run, audited,
                                        exported))

@@ -35,6 +35,7 @@ QUICK_REPEATS = 30
 DEFAULT_STAGE_CALLS = 50
 QUICK_STAGE_CALLS = 20
 GENERATED_FRAMES = 60  # frames of the generated sequence (2 s at 30 fps) for the pipeline and frame rows
+GENERATED_FPS = 30.0
 GENERATED = "generated frames (no hand: palm detector every frame, worst case)"
 FAMILY_OUT = Path("bench") / "family"  # --family-only without RUN_DIR writes its report here
 DEFAULT_FAMILY_CLASSES = 21  # benchmarks.model_family.DEFAULT_CLASSES, spelled out so --help needs no NumPy import
@@ -413,7 +414,8 @@ def _main(argv: Sequence[str] | None) -> int:
         target_cells,
         write_report,
     )
-    from benchmarks.stages import generated_frames, write_video
+    from benchmarks.stages import generated_frames
+    from train.record import write_video
 
     machine = machine_info()
     lines = header_lines(machine)
@@ -434,7 +436,10 @@ def _main(argv: Sequence[str] | None) -> int:
         assert plan.pipeline_model is not None
         spec = read_run(plan.run_dir, plan.dataset).spec
         with tempfile.TemporaryDirectory(prefix="sign-bench-") as tmp:
-            videos = plan.videos or [write_video(Path(tmp) / "generated.mp4", generated_frames(GENERATED_FRAMES))]
+            videos = plan.videos
+            if not videos:
+                videos = [Path(tmp) / "generated.mp4"]
+                write_video(videos[0], generated_frames(GENERATED_FRAMES), GENERATED_FPS)
             pipeline = measure_pipeline(PipelineConfig(
                 videos=videos, classifier=plan.pipeline_model, spec=spec,
                 backends=default_backends(plan.hand_model, plan.hand_model_lite, plan.threads), widths=plan.widths,

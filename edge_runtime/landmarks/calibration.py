@@ -13,7 +13,6 @@ same inputs, so the quantized models are byte-reproducible).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from edge_runtime.capture import VIDEO_SUFFIXES, VideoFileSource
 from edge_runtime.errors import SourceError
+from edge_runtime.files import sha256_file
 from edge_runtime.landmarks.litert import LiteRTHands, model_input, palm_input
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,6 @@ def calibration_videos(paths: Sequence[str | Path], every: int = 1) -> list[Path
     return videos[::every]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _thin(items: list[np.ndarray], limit: int) -> list[np.ndarray]:
     if len(items) <= limit:
         return items
@@ -94,7 +86,7 @@ def collect(task: str | Path, videos: Sequence[Path], max_palm: int = MAX_PALM, 
                     if i % palm_every == 0:
                         palm_bgr.append(palm_input(frame)[0])
                     hands.process(frame, int(round(t * 1000)))
-            out.videos.append({"name": video.name, "sha256": _sha256(video)})
+            out.videos.append({"name": video.name, "sha256": sha256_file(video)})
     if not crops:
         raise SourceError(f"no hand was found in the {len(videos)} calibration video(s): the landmark model "
                           "needs hand crops to calibrate on")

@@ -37,6 +37,12 @@ def bundle_path(float_bundle: str | Path, precision: str) -> Path:
     return path.with_name(f"{path.stem}_{precision}{path.suffix}")
 
 
+def existing_bundles(float_bundle: str | Path) -> list[tuple[str, Path]]:
+    """(precision, path) of ``float_bundle`` and of every derived bundle made next to it, in PRECISIONS order."""
+    found = [(precision, bundle_path(float_bundle, precision)) for precision in PRECISIONS]
+    return [(precision, path) for precision, path in found if path.is_file()]
+
+
 def precision_bundle(float_bundle: str | Path, precision: str, backend: str = "litert") -> Path:
     """The bundle a command runs for ``--landmark-precision``: one clear error when it is missing or unusable."""
     from edge_runtime.errors import ModelError

@@ -171,10 +171,10 @@ def quantize_int8(float_model: bytes, inputs: list[np.ndarray], recipe: Recipe, 
 
 
 def _signature_input(content: bytes) -> str:
-    from ai_edge_litert.tools import flatbuffer_utils as fbu
+    """The signature's input name, read in place (the lazy flatbuffer reader: no unpacking of the weights)."""
+    from ai_edge_litert import schema_py_generated as schema
 
-    model = fbu.convert_bytearray_to_object(bytearray(content))
-    name = model.signatureDefs[0].inputs[0].name
+    name = schema.Model.GetRootAsModel(content, 0).SignatureDefs(0).Inputs(0).Name()
     return name.decode() if isinstance(name, bytes) else name
 
 

@@ -4,10 +4,10 @@ Why Ray Data and actors rather than our own workers: a corpus of hundreds of
 thousands of videos needs scheduling across machines, retries when a node
 dies and back-pressure, which Ray Data already does. Each actor opens the
 landmark backend once and reuses it for every video it gets (``reset()``
-between videos, so the numbers are a fresh backend's); an actor that dies
-(or its node) is restarted by Ray Data and its video retried; a litert backend's
-models therefore load once per worker, not once per video (MediaPipe Tasks
-cannot be reset, so that backend is opened per video, as locally).
+between videos, so the numbers are a fresh backend's): a litert backend's
+models load once per worker, not once per video (MediaPipe Tasks cannot be
+reset, so that backend is opened per video, as locally). An actor that dies
+(or its node) is restarted by Ray Data and its video retried.
 
 The division of work is the local engine's: the driver plans, resumes and
 writes the manifest last; a worker only turns one video into one recording
