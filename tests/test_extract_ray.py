@@ -2,63 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from ray_cluster import free_port, ray_cli, ray_cluster, ray_processes  # noqa: F401  (the module's cluster)
+
 from train.cli.extract import main
-
-RAY_START_TIMEOUT_S = 90
-
-
-def _ray_cli() -> str:
-    if importlib.util.find_spec("ray") is None:  # not imported here: Ray reads its auth settings at import
-        pytest.skip("needs the cluster extra: pip install 'signedge[cluster]'")
-    ray = Path(sys.executable).with_name("ray")
-    if not ray.is_file():
-        pytest.skip(f"no ray command next to {sys.executable}")
-    return str(ray)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``ray start --head`` plus a second node joining it (1 CPU each), stopped afterwards, all bounded in time."""
-    ray = _ray_cli()
-    address = f"127.0.0.1:{_free_port()}"
-    # Ray 2.5x+ starts clusters with token authentication: every node and the driver (this process) share one.
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
-    saved = {key: os.environ.get(key) for key in auth}
-    os.environ.update(auth)
-    env = dict(os.environ)
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
-    try:
-        subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", address.split(":")[1],
-                        "--include-dashboard", "false", *common], check=True, capture_output=True, env=env,
-                       timeout=RAY_START_TIMEOUT_S)
-        subprocess.run([ray, "start", "--address", address, "--node-ip-address", "127.0.0.1", *common], check=True,
-                       capture_output=True, env=env, timeout=RAY_START_TIMEOUT_S)
-        yield address
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=RAY_START_TIMEOUT_S)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _extract(*args: str) -> int:
@@ -113,10 +67,10 @@ def test_two_ray_workers_on_two_nodes_write_the_local_engines_bytes(
 
 
 def test_an_unreachable_address_is_one_line_and_no_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _ray_cli()
+    ray_cli()
     (tmp_path / "videos").mkdir()
     code = _extract(str(tmp_path / "videos"), str(tmp_path / "out"), "--hand-model", str(tmp_path / "h.task"),
-                    "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}")
+                    "--engine", "ray", "--address", f"127.0.0.1:{free_port()}")
     err = capsys.readouterr().err
     assert code != 0 and "cannot reach the Ray cluster" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
@@ -135,20 +89,6 @@ def test_the_local_engine_never_imports_ray() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def _actor_pids() -> list[int]:
-    """Processes of this run's extraction actors (Ray titles them after the class)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if b"_Extractor" in cmdline:
-                pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.slow
 @pytest.mark.shared
 def test_a_worker_killed_mid_run_loses_no_video_and_leaves_no_half_file(
@@ -165,8 +105,8 @@ def test_a_worker_killed_mid_run_loses_no_video_and_leaves_no_half_file(
     killed = None
     deadline = time.monotonic() + 300
     while run.poll() is None and time.monotonic() < deadline:
-        if killed is None and list(out.rglob("*.npz")) and _actor_pids():
-            killed = _actor_pids()[0]
+        if killed is None and list(out.rglob("*.npz")) and ray_processes(b"_Extractor"):
+            killed = ray_processes(b"_Extractor")[0]
             os.kill(killed, signal.SIGKILL)  # a worker dies mid-batch
         time.sleep(0.2)
     stdout, stderr = run.communicate(timeout=60)

@@ -115,10 +115,10 @@ def plan_holdout(loaded: Loaded, cfg: TrainConfig, exclusions: Exclusions | None
     """
     if not exclusions:
         mode = choose_mode(loaded.rows, cfg.split)
-        return holdout_split(loaded.rows, mode, cfg.seed, cfg.val_fraction, cfg.test_fraction)
+        return holdout_split(loaded.rows, mode, cfg.people_seed, cfg.val_fraction, cfg.test_fraction)
     kept = exclusions.kept(loaded.rows)
     rows = [loaded.rows[i] for i in kept]
-    split = _remap(holdout_split(rows, choose_mode(rows, cfg.split), cfg.seed, cfg.val_fraction, cfg.test_fraction),
+    split = _remap(holdout_split(rows, choose_mode(rows, cfg.split), cfg.people_seed, cfg.val_fraction, cfg.test_fraction),
                    kept)
     check_disjoint(loaded.rows, split)
     return split
@@ -368,11 +368,11 @@ def plan_folds(loaded: Loaded, cfg: TrainConfig, exclusions: Exclusions | None =
         raise ValueError("plan_folds needs cfg.folds")
     if not exclusions:
         mode = "signer" if cfg.folds == "loso" else choose_mode(loaded.rows, cfg.split)
-        return list(kfold_splits(loaded.rows, mode, cfg.folds, cfg.seed, cfg.val_fraction))
+        return list(kfold_splits(loaded.rows, mode, cfg.folds, cfg.people_seed, cfg.val_fraction))
     kept = exclusions.kept(loaded.rows)
     rows = [loaded.rows[i] for i in kept]
     mode = "signer" if cfg.folds == "loso" else choose_mode(rows, cfg.split)
-    splits = [_remap(s, kept) for s in kfold_splits(rows, mode, cfg.folds, cfg.seed, cfg.val_fraction)]
+    splits = [_remap(s, kept) for s in kfold_splits(rows, mode, cfg.folds, cfg.people_seed, cfg.val_fraction)]
     fold_of_unit = {unit_key(loaded.rows[i], mode): k for k, s in enumerate(splits) for i in s.test}
     dropped = [i for i, row in enumerate(loaded.rows) if exclusions.reason(row)]
     orphans = sorted({unit_key(loaded.rows[i], mode) for i in dropped} - set(fold_of_unit))

@@ -70,6 +70,7 @@ class TrainConfig:
     loss: str = "crossentropy"  # or "gce": bounded, so wrongly labelled recordings weigh less (host.losses)
     gce_q: float = DEFAULT_GCE_Q
     seed: int = 0
+    split_seed: int | None = None  # the people split's own seed (None: ``seed``), to vary training with a fixed split
     split: str = "auto"  # auto | signer | source
     val_fraction: float = 0.15
     test_fraction: float = 0.2
@@ -78,6 +79,12 @@ class TrainConfig:
     class_weights: bool = True
     strategy: str = "default"  # default | mirrored
     stream: bool = False  # read recordings from disk per batch instead of holding them all (flat memory)
+    # Data-parallel training on a Ray cluster (train.cluster_fit): workers, the cluster's address (None: start one
+    # here), and where Ray Train keeps the result every worker hands back (None: this machine's temp folder).
+    cluster: bool = False
+    workers: int = 2
+    address: str | None = None
+    storage: str | None = None
     init_from: str | None = None
     # What is left out of training (train.exclusions) and the cross-validation's export check (train.fold_export).
     exclude_flagged: str | None = None
@@ -109,6 +116,13 @@ class TrainConfig:
             raise TrainConfigError(f"--gce-q must be in (0, 1], got {self.gce_q}")
         if self.strategy not in ("default", "mirrored"):
             raise TrainConfigError(f"--strategy must be default or mirrored, got {self.strategy!r}")
+        if int(self.workers) < 1:
+            raise TrainConfigError(f"--workers must be at least 1, got {self.workers}")
+        if not self.cluster and (self.address is not None or self.storage is not None):
+            raise TrainConfigError("--address and --storage go with --cluster")
+        if self.cluster and self.strategy != "default":
+            raise TrainConfigError("--cluster trains one model copy per Ray worker; it cannot be combined with "
+                                   "--strategy mirrored")
         self.head_config  # an unknown head or a bad embedding size fails here
         if not 0.0 <= float(self.margin) < 1.0:
             raise TrainConfigError(f"--margin must be in [0, 1), got {self.margin}")
@@ -119,6 +133,11 @@ class TrainConfig:
                                    "crossentropy")
         if self.model != AUTO:  # auto's sizes are checked once resolve_model knows the architecture
             self.sizes = resolve_sizes(self.model, self.sizes)
+
+    @property
+    def people_seed(self) -> int:
+        """The seed that draws the split: ``split_seed``, else ``seed``."""
+        return int(self.seed if self.split_seed is None else self.split_seed)
 
     @property
     def head_config(self) -> Head:
@@ -283,10 +302,15 @@ class TrainSequence(keras.utils.PyDataset):
     Keras reads a couple of batches to learn the tensor shapes before training
     (and then calls ``on_epoch_end`` once), so counting ends would skip epoch 0,
     and those look-ahead batches are left out of ``applied``.
+
+    ``shard=(k, n)``: worker k of n data-parallel workers takes every n-th
+    sample of each batch, so the n workers together see exactly the batches
+    (and augmented variants) one process would, and every worker has the same
+    number of steps (a last batch smaller than n is shared round-robin).
     """
 
     def __init__(self, raws: Sequence[HandSequence], y: np.ndarray, spec: FeatureSpec, augmenter: Augmenter,
-                 batch_size: int = 16, seed: int = 0) -> None:
+                 batch_size: int = 16, seed: int = 0, shard: tuple[int, int] = (0, 1)) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         if len(raws) != len(y) or not len(raws):
             raise ValueError(f"need one label per recording and at least one recording ({len(raws)}, {len(y)})")
@@ -296,6 +320,9 @@ class TrainSequence(keras.utils.PyDataset):
         self.augmenter = augmenter
         self.batch_size = int(batch_size)
         self.seed = int(seed)
+        self.shard = (int(shard[0]), int(shard[1]))
+        if not 0 <= self.shard[0] < self.shard[1]:
+            raise ValueError(f"shard must be (k, n) with 0 <= k < n, got {shard}")
         self.epoch = 0
         self.applied: dict[str, int] = {}  # how often each augmentation was used (for the model card)
         self._training = False  # False while Keras peeks at batches before the first epoch
@@ -309,6 +336,9 @@ class TrainSequence(keras.utils.PyDataset):
 
     def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self._order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        k, n = self.shard
+        if n > 1:
+            idx = idx[k::n] if len(idx) >= n else idx[[k % len(idx)]]
         X = np.zeros((len(idx), self.spec.frames, self.spec.num_features), np.float32)
         for k, i in enumerate(idx):
             raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)
@@ -356,6 +386,13 @@ class FitResult:
     epochs_run: int
     seconds: float
     augmentations: dict[str, int] = field(default_factory=dict)
+    steps_per_epoch: int = 0
+    trained_with: dict[str, Any] = field(default_factory=lambda: {"engine": "local", "workers": 1})
+
+    @property
+    def steps_per_second(self) -> float:
+        """Optimizer steps (global batches) per second over the whole fit, validation included."""
+        return self.epochs_run * self.steps_per_epoch / self.seconds if self.seconds > 0 else 0.0
 
 
 def _strategy(name: str) -> Any:
@@ -426,11 +463,30 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
     strategy = _strategy(cfg.strategy)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = new_model(cfg, spec, num_classes)
-        head = cfg.head_config
-        loss = make_loss(cfg.loss, cfg.gce_q, cfg.margin, head.scale, cosine=head.kind == "cosine")
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=["accuracy"])
-    callbacks = [
+        model = compiled_model(cfg, spec, num_classes)
+    weights = class_weights(y_train, num_classes) if cfg.class_weights else None
+    start = time.perf_counter()
+    validation = X_val if isinstance(X_val, FeatureBatches) else (X_val, y_val)
+    history = model.fit(**fit_data, validation_data=validation, epochs=cfg.epochs,
+                        callbacks=fit_callbacks(cfg, report, prefix), class_weight=weights, verbose=0)
+    steps = len(sequence) if sequence is not None else math.ceil(len(train) / cfg.batch_size)
+    return fit_result(model, history.history, cfg, time.perf_counter() - start, steps,
+                      dict(sorted(sequence.applied.items())) if sequence else {})
+
+
+def compiled_model(cfg: TrainConfig, spec: FeatureSpec, num_classes: int,
+                   optimizer: keras.optimizers.Optimizer | None = None) -> keras.Model:
+    """A new (or ``--init-from``) model compiled with the run's loss; Adam at the run's rate unless given one."""
+    model = new_model(cfg, spec, num_classes)
+    head = cfg.head_config
+    loss = make_loss(cfg.loss, cfg.gce_q, cfg.margin, head.scale, cosine=head.kind == "cosine")
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def fit_callbacks(cfg: TrainConfig, report: Report, prefix: str = "") -> list[keras.callbacks.Callback]:
+    """Learning-rate halving and early stopping on validation loss (best epoch restored), the epoch line."""
+    return [
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, cfg.patience // 3),
                                           min_lr=1e-5),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True,
@@ -438,22 +494,30 @@ def fit(cfg: TrainConfig, spec: FeatureSpec, num_classes: int, train: Sequence[H
         EpochLine(report, cfg.epochs, prefix),
         LateDropoutSwitch(),  # models with host.layers.LateDropout switch it on at its epoch; others: nothing
     ]
-    weights = class_weights(y_train, num_classes) if cfg.class_weights else None
-    start = time.perf_counter()
-    validation = X_val if isinstance(X_val, FeatureBatches) else (X_val, y_val)
-    history = model.fit(**fit_data, validation_data=validation, epochs=cfg.epochs, callbacks=callbacks,
-                        class_weight=weights, verbose=0)
-    seconds = time.perf_counter() - start
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def fit_result(model: keras.Model, history: dict[str, list[float]], cfg: TrainConfig, seconds: float,
+               steps_per_epoch: int, augmentations: dict[str, int],
+               trained_with: dict[str, Any] | None = None) -> FitResult:
+    """What a fit returns, with the epoch early stopping restored (never one before ``min_epochs``)."""
+    hist = {k: [float(v) for v in vals] for k, vals in history.items()}
     val_loss = hist.get("val_loss", [0.0])
     first = min(cfg.min_epochs, cfg.epochs - 1, len(val_loss) - 1)  # the epochs early stopping could restore
     return FitResult(model, hist, best_epoch=first + int(np.argmin(val_loss[first:])) + 1, epochs_run=len(val_loss),
-                     seconds=seconds, augmentations=dict(sorted(sequence.applied.items())) if sequence else {})
+                     seconds=seconds, augmentations=augmentations, steps_per_epoch=steps_per_epoch,
+                     trained_with=trained_with or {"engine": "local", "workers": 1})
 
 
 def fit_split(loaded: Loaded, split: Split, cfg: TrainConfig, report: Report | None = None,
               prefix: str = "") -> FitResult:
-    """Train on a split's training part, early-stopping on its validation part (never on test)."""
+    """Train on a split's training part, early-stopping on its validation part (never on test).
+
+    With ``cfg.cluster`` the same training runs data-parallel on Ray workers (``train.cluster_fit``).
+    """
+    if cfg.cluster:
+        from train.cluster_fit import fit_split_on_cluster
+
+        return fit_split_on_cluster(loaded, split, cfg, report or log.info, prefix)
     y = loaded.y
     raws = (HandsView(loaded.recordings, split.train) if loaded.stream
             else [loaded.recordings[i].hands for i in split.train])

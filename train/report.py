@@ -282,8 +282,10 @@ def write_holdout_run(folder: Path, loaded: Any, cfg: Any, result: Any,
     card["split"] = result.split.to_dict(loaded.rows)
     card["metrics"] = {"test": test.to_dict()}
     card["fit"] = {"best_epoch": result.fit.best_epoch, "epochs_run": result.fit.epochs_run,
-                   "seconds": round(result.fit.seconds, 1), "augmentations_applied": result.fit.augmentations,
-                   "plots_label_names": named}
+                   "seconds": round(result.fit.seconds, 1), "steps_per_epoch": result.fit.steps_per_epoch,
+                   "steps_per_second": round(result.fit.steps_per_second, 2),
+                   "trained_with": result.fit.trained_with,
+                   "augmentations_applied": result.fit.augmentations, "plots_label_names": named}
     if exclusions:
         card["exclusions"] = exclusions
     run.write_card(card)
@@ -433,7 +435,9 @@ def write_crossval_run(folder: Path, loaded: Any, cfg: Any, cv: Any, params: int
     card["split"] = {"mode": cv.mode, "seed": cfg.seed, "scheme": cv.scheme,
                      "folds": [{"fold": f.fold, "held_out": f.held_out} for f in cv.folds]}
     card["metrics"] = {"crossval": cv.to_dict(), "pooled": pooled.to_dict()}
-    card["fit"] = {"plots_label_names": named}
+    card["fit"] = {"plots_label_names": named,
+                   "trained_with": {"engine": "ray", "workers": cfg.workers} if cfg.cluster
+                   else {"engine": "local", "workers": 1}}
     if cv.exclusions:
         card["exclusions"] = cv.exclusions
     run.write_card(card)

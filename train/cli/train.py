@@ -36,6 +36,9 @@ examples:
   sign-train data/asl8 -o runs/shoulders --spec hands-shoulders-v1  # + wrists relative to the shoulders (needs pose)
   sign-audit data/asl8 --out reports/asl8          # then an audited LOSO, each fold's model also as f16/int8:
   sign-train data/asl8 -o runs/asl8 --folds loso --exclude-flagged reports/asl8/flagged.txt --export-check f16,int8
+  sign-train /mnt/corpus/data -o runs/corpus --stream   # a corpus: recordings read batch by batch, flat memory
+  sign-train /mnt/corpus/data -o runs/corpus --cluster --workers 8 --address auto --storage /mnt/ray
+                                                 # data-parallel on a Ray cluster (pip install 'signedge[cluster]')
 
 Splits are by signer when every recording names one (and there are >= 3 signers), else by source
 recording (the manifest's group); augmentation is applied on the fly to training data only.
@@ -95,6 +98,9 @@ def build_parser() -> Any:
     p.add_argument("--gce-q", type=float, default=GCE_Q_DEFAULT,
                    help="gce's q in (0, 1]: towards 0 it is cross-entropy, 1 the mean absolute error")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the augmentation and the weights")
+    p.add_argument("--split-seed", type=int, default=None, metavar="N",
+                   help="seed of the people split alone (default: --seed): vary --seed with a fixed --split-seed to "
+                        "see how much training itself varies on the same test people")
     p.add_argument("--val-fraction", type=float, default=0.15, help="share of signers/groups for validation")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of signers/groups for the test")
     p.add_argument("--augment", default=",".join(OPS),
@@ -107,6 +113,17 @@ def build_parser() -> Any:
     p.add_argument("--stream", action="store_true",
                    help="read recordings from disk batch by batch instead of loading them all first: memory stays "
                         "flat as the dataset grows (a corpus); each epoch then reads the training files again")
+    p.add_argument("--cluster", action="store_true",
+                   help="train data-parallel on the workers of a Ray cluster (needs the cluster extra): the same "
+                        "split, model and files as on one machine; each worker reads its share of every batch "
+                        "from the dataset, which must be on storage every node sees at the same path")
+    p.add_argument("--workers", type=int, default=2, help="with --cluster: Ray workers, one CPU each")
+    p.add_argument("--address", metavar="auto|HOST:PORT", default=None,
+                   help="with --cluster: the Ray head to join (auto: the cluster `ray start` made on this machine; "
+                        "default: start a one-machine cluster for this run)")
+    p.add_argument("--storage", metavar="DIR", default=None,
+                   help="with --cluster: where Ray Train keeps the trained weights the workers hand back (default: "
+                        "this machine's temp folder; on several machines a folder every node sees)")
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from a previous run's weights (labels must match)")
     p.add_argument("--audit-leakage", action="store_true",
                    help="also train the seed's way (16x augment, then random split) and compare")
@@ -179,6 +196,8 @@ def make_config(args: Any) -> Any:
     from train.exclusions import parse_signers
 
     exclude_signers = parse_signers(args.exclude_signers)
+    if args.audit_leakage and args.cluster:
+        raise TrainConfigError("--audit-leakage trains its comparison on this machine; drop --cluster for it")
     if args.audit_leakage and (args.exclude_flagged or exclude_signers):
         raise TrainConfigError("--audit-leakage compares two ways of splitting the whole dataset; it cannot be "
                                "combined with --exclude-flagged or --exclude-signers")
@@ -189,10 +208,12 @@ def make_config(args: Any) -> Any:
     return TrainConfig(model=model or AUTO, sizes=sizes, epochs=args.epochs, patience=args.patience,
                        min_epochs=args.min_epochs,
                        batch_size=args.batch_size, learning_rate=args.learning_rate, loss=args.loss,
-                       gce_q=args.gce_q, seed=args.seed,
+                       gce_q=args.gce_q, seed=args.seed, split_seed=args.split_seed,
                        split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                        folds=folds, augment=augment, class_weights=not args.no_class_weights,
-                       strategy=args.strategy, stream=args.stream, init_from=args.init_from, exclude_flagged=args.exclude_flagged,
+                       strategy=args.strategy, stream=args.stream, cluster=args.cluster, workers=args.workers,
+                       address=args.address, storage=args.storage, init_from=args.init_from,
+                       exclude_flagged=args.exclude_flagged,
                        exclude_signers=exclude_signers, export_check=args.export_check,
                        calibration=args.calibration, head=args.head, embedding=args.embedding,
                        margin=_margin(args), background=args.background)
@@ -272,7 +293,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from train.exclusions import load_exclusions
     from train.models import build_model
 
-    loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet, stream=cfg.stream)
+    # --cluster: the driver keeps only the manifest (the workers read the recordings they train on)
+    loaded = fit.load_dataset(args.data, spec=spec, progress=not args.quiet, stream=cfg.stream or cfg.cluster)
     cfg = fit.resolve_model(cfg, loaded)  # printed with the split, once every input is checked (one error line)
     exclusions = load_exclusions(loaded.rows, cfg.exclude_flagged, cfg.exclude_signers)
     if exclusions:

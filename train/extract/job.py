@@ -126,7 +126,7 @@ def extract(config: ExtractConfig) -> ExtractSummary:
         raise SignedgeError("--address goes with --engine ray")
     with contextlib.ExitStack() as stack:
         if config.engine == "ray":  # first: an unreachable cluster is one line within seconds
-            from train.extract.ray_engine import ray_session
+            from train.ray_cluster import ray_session
 
             stack.enter_context(ray_session(config.address))
         return _extract(config)

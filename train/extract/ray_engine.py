@@ -18,66 +18,19 @@ is given.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from edge_runtime.errors import SignedgeError
 from train.extract.config import BackendSettings, ExtractConfig
 from train.extract.plan import VideoJob
+from train.ray_cluster import ray_module
 
 log = logging.getLogger(__name__)
-
-INSTALL_HINT = "pip install 'signedge[cluster]'"
-CONNECT_TIMEOUT_S = 10.0
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise SignedgeError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
-    return ray
-
-
-def _reachable(address: str) -> None:
-    """HOST:PORT answers a TCP connect within a few seconds, or one clear error (ray.init would wait much longer)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise SignedgeError(f"--address must be auto or HOST:PORT (a Ray head's GCS address), got {address!r}")
-    try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as err:
-        raise SignedgeError(f"cannot reach the Ray cluster at {address} ({err.strerror or err}); is `ray start "
-                            f"--head` running there?") from err
-
-
-@contextlib.contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
-    """Connect to ``address`` (``auto``: the cluster this machine belongs to; None: start one here), then leave."""
-    ray = _ray()
-    if address not in (None, "auto"):
-        _reachable(address)
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
-    if address is None:
-        kwargs["include_dashboard"] = False
-    try:
-        ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise SignedgeError(f"cannot connect to the Ray cluster at {address}: {first}") from err
-    try:
-        resources = ray.cluster_resources()
-        log.info("ray: %d node(s), %g CPUs", len(ray.nodes()), resources.get("CPU", 0))
-        yield
-    finally:
-        ray.shutdown()
-
 
 def _job_row(job: VideoJob) -> dict[str, str]:
     row = asdict(job)
@@ -116,7 +69,7 @@ def run_on_ray(todo: list[VideoJob], config: ExtractConfig) -> Iterable[Any]:
     """Every job through ``config.workers`` actors of the connected cluster; results as they finish."""
     from train.extract.job import VideoResult
 
-    ray = _ray()
+    ray = ray_module("--engine ray")
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines; our summary says what ran
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts videos; Ray's would count blocks
