@@ -24,11 +24,12 @@ single-machine run only by dropout draws and summation order. The split, the
 guard and everything written after training happen here on the driver, as for
 a single-machine run; rank 0 hands the trained weights back through Ray
 Train's checkpoint (``--storage``: on several machines, a folder every node
-sees at the same path, or a URI Ray Train supports such as ``s3://``).
+sees at the same path).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -218,8 +219,9 @@ def train_worker(config: dict[str, Any]) -> None:
     keras.utils.set_random_seed(cfg.seed)
     sequence = TrainSequence(HandsView(loaded.recordings, train), y[train], job.spec,
                              Augmenter(cfg.augment, seed=cfg.seed), cfg.batch_size, cfg.seed, shard=(rank, size))
-    model = compiled_model(cfg, job.spec, len(job.labels),
-                           optimizer=GradientMeanAdam(collective, learning_rate=cfg.learning_rate))
+    # --init-from is read by rank 0 only: WorkerSync gives every worker rank 0's starting weights
+    model = compiled_model(cfg if rank == 0 else dataclasses.replace(cfg, init_from=None), job.spec,
+                           len(job.labels), optimizer=GradientMeanAdam(collective, learning_rate=cfg.learning_rate))
     callbacks = [WorkerSync(collective, rank, _shard_size(len(train), cfg.batch_size, rank, size), len(val))]
     callbacks += fit_callbacks(cfg, _worker_report(rank, job.progress), job.prefix)
     start = time.perf_counter()
@@ -315,8 +317,8 @@ def fit_split_on_cluster(loaded: Loaded, split: Split, cfg: TrainConfig, report:
                 with np.load(Path(handed) / WEIGHTS_FILE) as npz:
                     weights = [npz[f"arr_{i}"] for i in range(len(npz.files))]
                 fitted = json.loads((Path(handed) / FIT_FILE).read_text())
-    model = compiled_model(cfg, loaded.spec, len(loaded.labels))
-    model.set_weights(weights)
+    model = compiled_model(dataclasses.replace(cfg, init_from=None), loaded.spec, len(loaded.labels))
+    model.set_weights(weights)  # the trained weights, handed back by rank 0
     trained_with = {"engine": "ray", "workers": cfg.workers, "nodes": nodes, "ray": ray.__version__,
                     "batch_per_worker": -(-cfg.batch_size // cfg.workers), "gradients": "mean over workers each step"}
     return fit_result(model, fitted["history"], cfg, float(fitted["seconds"]), int(fitted["steps_per_epoch"]),

@@ -1,13 +1,18 @@
 """``sign-extract --engine ray``: the same videos → recordings job, run by actors on a Ray cluster.
 
-Why Ray Data and actors rather than our own workers: a corpus of hundreds of
-thousands of videos needs scheduling across machines, retries when a node
-dies and back-pressure, which Ray Data already does. Each actor opens the
-landmark backend once and reuses it for every video it gets (``reset()``
-between videos, so the numbers are a fresh backend's): a litert backend's
-models load once per worker, not once per video (MediaPipe Tasks cannot be
-reset, so that backend is opened per video, as locally). An actor that dies
-(or its node) is restarted by Ray Data and its video retried.
+Why Ray actors rather than our own workers: a corpus of hundreds of thousands
+of videos needs placement across machines, restarts when a process or node
+dies and back-pressure, which Ray already does. ``ray.util.ActorPool`` hands
+each actor its next video only when it is free (back-pressure), and Ray core
+restarts an actor that dies (``max_restarts``) and re-runs the call it was in
+(``max_task_retries``). Ray Data's ``map`` over an actor pool did the same
+with ~2 s more fixed cost per command (3.5–5.1 s vs 1.3–1.9 s for 31 calls of
+50 ms on 2 actors: benchmarks/results/cluster.md), which on the 31 shared
+videos was most of Ray's overhead against the local engine. Each actor opens the landmark
+backend once and reuses it for every video it gets (``reset()`` between
+videos, so the numbers are a fresh backend's): a litert backend's models load
+once per worker, not once per video (MediaPipe Tasks cannot be reset, so that
+backend is opened per video, as locally).
 
 The division of work is the local engine's: the driver plans, resumes and
 writes the manifest last; a worker only turns one video into one recording
@@ -53,7 +58,7 @@ class _Extractor:
             self.backend = open_backend(self.settings.name, self.settings.model, threads=self.settings.threads,
                                         max_hands=self.settings.max_hands)
 
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+    def extract(self, row: dict[str, Any]) -> dict[str, Any]:
         from train.extract.job import extract_one
 
         job = VideoJob(**{**row, "video": Path(row["video"])})
@@ -65,30 +70,29 @@ class _Extractor:
                 "hand_frames": result.hand_frames, "error": result.error}
 
 
+ACTOR_RESTARTS = 3  # an actor (or its node) may die this often; its video is retried each time
+
+
 def run_on_ray(todo: list[VideoJob], config: ExtractConfig) -> Iterable[Any]:
     """Every job through ``config.workers`` actors of the connected cluster; results as they finish."""
+    from ray.util import ActorPool
+
     from train.extract.job import VideoResult
 
     ray = ray_module("--engine ray")
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines; our summary says what ran
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # ours counts videos; Ray's would count blocks
-    context.print_on_execution_start = False
     by_rel = {job.rel: job for job in todo}
-    dataset = ray.data.from_items([_job_row(job) for job in todo], override_num_blocks=max(1, len(todo)))
-    done = dataset.map(
-        _Extractor,
-        fn_constructor_kwargs={"out_dir": str(config.out_dir), "settings": asdict(config.backend),
-                               "max_width": config.max_width},
-        compute=ray.data.ActorPoolStrategy(size=min(config.workers, len(todo))), num_cpus=1,
-    )
-    rows = iter(done.iter_rows())
+    actor = ray.remote(_Extractor).options(num_cpus=1, max_restarts=ACTOR_RESTARTS,
+                                           max_task_retries=ACTOR_RESTARTS)
+    settings = asdict(config.backend)
+    pool = ActorPool([actor.remote(str(config.out_dir), settings, config.max_width)
+                      for _ in range(min(config.workers, len(todo)))])
+    rows = pool.map_unordered(lambda worker, row: worker.extract.remote(row), [_job_row(job) for job in todo])
     while True:
         try:
             row = next(rows)
         except StopIteration:
             return
-        except Exception as err:  # Ray's own errors vary (a lost node, a dead actor past its retries, a bad option)
+        except Exception as err:  # Ray's own errors vary (a lost node, an actor past its restarts, a bad option)
             first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
             raise SignedgeError(f"the Ray job stopped: {first} (recordings written so far are kept; run the same "
                                 "command again to resume)") from err
