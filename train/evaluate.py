@@ -118,8 +118,8 @@ def plan_holdout(loaded: Loaded, cfg: TrainConfig, exclusions: Exclusions | None
         return holdout_split(loaded.rows, mode, cfg.people_seed, cfg.val_fraction, cfg.test_fraction)
     kept = exclusions.kept(loaded.rows)
     rows = [loaded.rows[i] for i in kept]
-    split = _remap(holdout_split(rows, choose_mode(rows, cfg.split), cfg.people_seed, cfg.val_fraction, cfg.test_fraction),
-                   kept)
+    split = _remap(holdout_split(rows, choose_mode(rows, cfg.split), cfg.people_seed, cfg.val_fraction,
+                                 cfg.test_fraction), kept)
     check_disjoint(loaded.rows, split)
     return split
 

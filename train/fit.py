@@ -336,9 +336,9 @@ class TrainSequence(keras.utils.PyDataset):
 
     def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self._order[batch * self.batch_size:(batch + 1) * self.batch_size]
-        k, n = self.shard
-        if n > 1:
-            idx = idx[k::n] if len(idx) >= n else idx[[k % len(idx)]]
+        rank, size = self.shard
+        if size > 1:
+            idx = idx[rank::size] if len(idx) >= size else idx[[rank % len(idx)]]
         X = np.zeros((len(idx), self.spec.frames, self.spec.num_features), np.float32)
         for k, i in enumerate(idx):
             raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)
