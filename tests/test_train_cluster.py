@@ -19,7 +19,6 @@ from edge_runtime.hands import HandSequence  # noqa: E402
 from edge_runtime.spec import DEFAULT_SPEC  # noqa: E402
 from train.augment import NO_AUGMENT, Augmenter  # noqa: E402
 from train.cli.train import main  # noqa: E402
-from train.cluster_fit import _shard_size  # noqa: E402
 from train.fit import TrainSequence  # noqa: E402
 from train.synth.config import SynthConfig  # noqa: E402
 from train.synth.writer import make_dataset  # noqa: E402
@@ -64,8 +63,7 @@ def test_the_workers_shares_of_a_batch_are_that_batch() -> None:
             parts = [s._order[b * 8:(b + 1) * 8][k::n].tolist() for k, s in enumerate(shards)]
             assert sorted(sum(parts, [])) == whole
             assert [len(s[b][1]) for s in shards] == [len(p) for p in parts]
-        assert [_shard_size(21, 8, k, n) for k in range(n)] == [sum(len(s[b][1]) for b in range(len(s)))
-                                                                for s in shards]
+        assert [s.samples_per_epoch for s in shards] == [sum(len(s[b][1]) for b in range(len(s))) for s in shards]
     tiny = [TrainSequence(raws[:9], y[:9], DEFAULT_SPEC, Augmenter(NO_AUGMENT), 8, shard=(k, 2)) for k in range(2)]
     assert [len(t[1][1]) for t in tiny] == [1, 1]  # a last batch of one sample is shared, never empty
     with pytest.raises(ValueError, match="shard"):

@@ -143,6 +143,9 @@ class WorkerSync(keras.callbacks.Callback):
         weights = self.model.get_weights()
         mine = weights if self.rank == 0 else [np.zeros_like(w) for w in weights]
         self.model.set_weights([np.asarray(w) for w in self.collective.sum(mine)])
+        # every worker's sample counts are fixed for the run: their totals are summed once, not every epoch
+        totals = self.collective.sum([np.float64(self.train_samples), np.float64(self.val_samples)])
+        self.train_total, self.val_total = (float(t) for t in totals)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         stats = [w for w in self.model.non_trainable_weights if "float" in str(w.dtype)]
@@ -153,11 +156,11 @@ class WorkerSync(keras.callbacks.Callback):
         if logs is None:
             return
         keys = sorted(k for k in logs if k != "learning_rate")
-        weight = [self.val_samples if k.startswith("val_") else self.train_samples for k in keys]
-        totals = self.collective.sum([np.float64(w) for w in weight])
-        sums = self.collective.sum([np.float64(logs[k]) * w for k, w in zip(keys, weight)])
-        for k, total, value in zip(keys, totals, sums):
-            logs[k] = float(value) / float(total)
+        val = [k.startswith("val_") for k in keys]
+        sums = self.collective.sum([np.float64(logs[k]) * (self.val_samples if v else self.train_samples)
+                                    for k, v in zip(keys, val)])
+        for k, v, value in zip(keys, val, sums):
+            logs[k] = float(value) / (self.val_total if v else self.train_total)
 
 
 def _worker_report(rank: int, progress: str | None) -> Report:
@@ -222,7 +225,7 @@ def train_worker(config: dict[str, Any]) -> None:
     # --init-from is read by rank 0 only: WorkerSync gives every worker rank 0's starting weights
     model = compiled_model(cfg if rank == 0 else dataclasses.replace(cfg, init_from=None), job.spec,
                            len(job.labels), optimizer=GradientMeanAdam(collective, learning_rate=cfg.learning_rate))
-    callbacks = [WorkerSync(collective, rank, _shard_size(len(train), cfg.batch_size, rank, size), len(val))]
+    callbacks = [WorkerSync(collective, rank, sequence.samples_per_epoch, len(val))]
     callbacks += fit_callbacks(cfg, _worker_report(rank, job.progress), job.prefix)
     start = time.perf_counter()
     history = model.fit(sequence, validation_data=FeatureBatches(loaded, val, max(cfg.batch_size, 64)),
@@ -241,15 +244,6 @@ def train_worker(config: dict[str, Any]) -> None:
                 "seconds": seconds, "steps_per_epoch": len(sequence), "augmentations": applied}))
             checkpoint = ray.train.Checkpoint.from_directory(folder)
         ray.train.report({"epochs": len(history.history.get("loss", []))}, checkpoint=checkpoint)
-
-
-def _shard_size(n: int, batch_size: int, rank: int, size: int) -> int:
-    """Samples worker ``rank`` of ``size`` trains on per epoch (TrainSequence's sharding, counted)."""
-    total = 0
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        total += len(range(rank, m, size)) if m >= size else 1
-    return total
 
 
 def _check_fits(cfg: TrainConfig, split: Split, cpus: float) -> None:

@@ -159,7 +159,7 @@ class Loaded:
 
     With ``stream`` the recordings are a :class:`RecordingStore` (read from
     disk on each access) and validation/test features come in batches
-    (:meth:`batches`), so memory stays flat however many recordings there are.
+    (:meth:`validation`), so memory stays flat however many recordings there are.
     """
 
     dataset: Dataset
@@ -334,11 +334,21 @@ class TrainSequence(keras.utils.PyDataset):
     def __len__(self) -> int:
         return math.ceil(len(self.raws) / self.batch_size)
 
-    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    def _batch_indices(self, batch: int) -> np.ndarray:
+        """The samples of ``batch`` this sequence trains on (its shard's share of the batch)."""
         idx = self._order[batch * self.batch_size:(batch + 1) * self.batch_size]
         rank, size = self.shard
         if size > 1:
             idx = idx[rank::size] if len(idx) >= size else idx[[rank % len(idx)]]
+        return idx
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples trained on per epoch (all of them, or this shard's share), counted without reading any."""
+        return sum(len(self._batch_indices(b)) for b in range(len(self)))
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self._batch_indices(batch)
         X = np.zeros((len(idx), self.spec.frames, self.spec.num_features), np.float32)
         for k, i in enumerate(idx):
             raw, applied = self.augmenter(self.raws[i], int(i), self.epoch)

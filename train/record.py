@@ -34,7 +34,7 @@ from edge_runtime.dataset import (
 from edge_runtime.errors import DatasetError, SignedgeError, SourceError
 from edge_runtime.files import atomic_path
 from edge_runtime.hands import NUM_HANDS, NUM_POINTS
-from edge_runtime.landmarks import HandFrame, LandmarkBackend, open_backend
+from edge_runtime.landmarks import HandFrame, LandmarkBackend
 from edge_runtime.sources import open_source, parse_source
 from train.extract.config import BackendSettings
 from train.extract.folder import check_dataset_compatible
@@ -312,8 +312,7 @@ def record(config: RecordConfig, notify: Callable[[str], None] = log.info) -> li
     existing_rows(out)  # a broken manifest is reported before recording, not after
     is_camera = parse_source(config.source).live
     try:
-        backend = open_backend(config.backend.name, config.backend.model, threads=config.backend.threads,
-                               max_hands=config.backend.max_hands, live=is_camera)
+        backend = config.backend.open(live=is_camera)
     except ImportError as err:
         raise SignedgeError(f"the {config.backend.name} landmark backend cannot be loaded here ({err})") from err
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LABEL_SOURCES = ("folder", "stem", "stem-suffix")
 ENGINES = ("local", "ray")  # local: a process pool on this machine; ray: actors on a Ray cluster
@@ -24,6 +25,12 @@ class BackendSettings:
     model: str = ""
     threads: int | None = None
     max_hands: int = 2
+
+    def open(self, live: bool = False) -> Any:
+        """The landmark backend these settings describe (``live``: a camera, not a video file)."""
+        from edge_runtime.landmarks import open_backend
+
+        return open_backend(self.name, self.model, threads=self.threads, max_hands=self.max_hands, live=live)
 
 
 @dataclass

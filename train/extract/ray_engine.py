@@ -23,10 +23,8 @@ is given.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -35,39 +33,25 @@ from train.extract.config import BackendSettings, ExtractConfig
 from train.extract.plan import VideoJob
 from train.ray_cluster import ray_module
 
-log = logging.getLogger(__name__)
-
-def _job_row(job: VideoJob) -> dict[str, str]:
-    row = asdict(job)
-    row["video"] = str(job.video)
-    return row
-
 
 class _Extractor:
     """One Ray actor: a landmark backend opened once, then one video per call."""
 
-    def __init__(self, out_dir: str, settings: dict[str, Any], max_width: int | None) -> None:
-        from edge_runtime.landmarks import open_backend
-
+    def __init__(self, out_dir: str, settings: BackendSettings, max_width: int | None) -> None:
         self.out_dir = Path(out_dir)
-        self.settings = BackendSettings(**settings)
+        self.settings = settings
         self.max_width = max_width
         self.node = socket.gethostname()
-        self.backend = None
-        if self.settings.name == "litert":  # resettable: load the models once for every video of this worker
-            self.backend = open_backend(self.settings.name, self.settings.model, threads=self.settings.threads,
-                                        max_hands=self.settings.max_hands)
+        # litert is resettable: its models load once for every video of this worker (MediaPipe's: per video)
+        self.backend = settings.open() if settings.name == "litert" else None
 
-    def extract(self, row: dict[str, Any]) -> dict[str, Any]:
-        from train.extract.job import extract_one
+    def extract(self, job: VideoJob) -> Any:
+        from train.extract.job import VideoResult, extract_one
 
-        job = VideoJob(**{**row, "video": Path(row["video"])})
         if not os.access(job.video, os.R_OK):
-            return {"rel": job.rel, "status": "failed", "frames": 0, "hand_frames": 0,
-                    "error": f"{job.video}: not readable on node {self.node} (is it on storage every node sees?)"}
-        result = extract_one(job, self.out_dir, self.settings, self.max_width, self.backend)
-        return {"rel": job.rel, "status": result.status, "frames": result.frames,
-                "hand_frames": result.hand_frames, "error": result.error}
+            return VideoResult(job, "failed", error=f"{job.video}: not readable on node {self.node} (is it on "
+                                                    "storage every node sees?)")
+        return extract_one(job, self.out_dir, self.settings, self.max_width, self.backend)
 
 
 ACTOR_RESTARTS = 3  # an actor (or its node) may die this often; its video is retried each time
@@ -77,24 +61,19 @@ def run_on_ray(todo: list[VideoJob], config: ExtractConfig) -> Iterable[Any]:
     """Every job through ``config.workers`` actors of the connected cluster; results as they finish."""
     from ray.util import ActorPool
 
-    from train.extract.job import VideoResult
-
     ray = ray_module("--engine ray")
-    by_rel = {job.rel: job for job in todo}
     actor = ray.remote(_Extractor).options(num_cpus=1, max_restarts=ACTOR_RESTARTS,
                                            max_task_retries=ACTOR_RESTARTS)
-    settings = asdict(config.backend)
-    pool = ActorPool([actor.remote(str(config.out_dir), settings, config.max_width)
+    pool = ActorPool([actor.remote(str(config.out_dir), config.backend, config.max_width)
                       for _ in range(min(config.workers, len(todo)))])
-    rows = pool.map_unordered(lambda worker, row: worker.extract.remote(row), [_job_row(job) for job in todo])
+    results = pool.map_unordered(lambda worker, job: worker.extract.remote(job), todo)
     while True:
         try:
-            row = next(rows)
+            result = next(results)
         except StopIteration:
             return
         except Exception as err:  # Ray's own errors vary (a lost node, an actor past its restarts, a bad option)
             first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
             raise SignedgeError(f"the Ray job stopped: {first} (recordings written so far are kept; run the same "
                                 "command again to resume)") from err
-        yield VideoResult(by_rel[row["rel"]], str(row["status"]), int(row["frames"]), int(row["hand_frames"]),
-                          str(row["error"] or ""))
+        yield result

@@ -16,7 +16,6 @@ from edge_runtime.capture import VideoFileSource
 from edge_runtime.dataset import Recording
 from edge_runtime.errors import SignedgeError
 from edge_runtime.hands import NUM_HANDS, NUM_POINTS
-from edge_runtime.landmarks import open_backend
 from edge_runtime.landmarks.task_file import read_task
 from train.extract.config import BackendSettings
 from train.extract.plan import VideoJob
@@ -33,8 +32,7 @@ def extract_recording(job: VideoJob, backend_settings: BackendSettings, max_widt
     with VideoFileSource(job.video, max_width=max_width) as source:
         own = backend is None
         if own:
-            backend = open_backend(backend_settings.name, backend_settings.model, threads=backend_settings.threads,
-                                   max_hands=backend_settings.max_hands)
+            backend = backend_settings.open()
         else:
             backend.reset()
         try:
@@ -69,8 +67,7 @@ def probe_backend(settings: BackendSettings) -> str:
     """Open the backend once here, so a bad model or a missing package is one error before any work."""
     read_task(settings.model)  # the file itself first: its error does not depend on which backend loads
     try:
-        backend = open_backend(settings.name, settings.model, threads=settings.threads,
-                               max_hands=settings.max_hands)
+        backend = settings.open()
     except ImportError as err:
         raise SignedgeError(f"the {settings.name} landmark backend cannot be loaded here ({err}); "
                             f"try --landmarks {'mediapipe' if settings.name == 'litert' else 'litert'}") from err
